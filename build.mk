@@ -1,0 +1,45 @@
+# Everything of ours that is compiled: the guest programs (static, musl,
+# against the UAPI headers in HEADERS), the host supervisor, and the
+# initramfs. Driven by runner/check; variables come from runner/lib.sh.
+OUT ?= out
+# Set by runner/check; needed only for the guest programs and the rootfs.
+HEADERS ?=
+GEN_INIT_CPIO_SRC ?=
+BUSYBOX ?= /bin/busybox
+MUSL_CC ?= musl-gcc
+CC ?= gcc
+
+WARN := -Wall -Wextra -Werror
+GUEST_CFLAGS = -static -O2 -g $(WARN) -isystem $(HEADERS) -pthread
+HOST_CFLAGS := -O2 -g $(WARN)
+
+GUEST := $(OUT)/guest
+HOST := $(OUT)/host
+SCENARIO_SRC := $(wildcard tests/*.c)
+SCENARIO_HDR := $(wildcard tests/*.h)
+
+.PHONY: all guest host
+all: $(OUT)/rootfs.cpio $(HOST)/supervise
+guest: $(GUEST)/uffd-scenarios $(GUEST)/tap-runner
+host: $(HOST)/supervise
+
+$(GUEST)/uffd-scenarios: $(SCENARIO_SRC) $(SCENARIO_HDR) $(HEADERS)/linux/userfaultfd.h
+	@mkdir -p $(@D)
+	$(MUSL_CC) $(GUEST_CFLAGS) -o $@ $(SCENARIO_SRC)
+
+$(GUEST)/tap-runner: runner/tap-runner.c
+	@mkdir -p $(@D)
+	$(MUSL_CC) $(GUEST_CFLAGS) -o $@ $<
+
+$(HOST)/supervise: runner/supervise.c runner/console-scan.c runner/console-scan.h
+	@mkdir -p $(@D)
+	$(CC) $(HOST_CFLAGS) -o $@ runner/supervise.c runner/console-scan.c
+
+$(HOST)/gen_init_cpio: $(GEN_INIT_CPIO_SRC)
+	@mkdir -p $(@D)
+	$(CC) -O2 -o $@ $<
+
+$(OUT)/rootfs.cpio: rootfs/initramfs.list rootfs/init $(GUEST)/uffd-scenarios $(GUEST)/tap-runner $(HOST)/gen_init_cpio $(BUSYBOX)
+	BUSYBOX=$(BUSYBOX) GUEST=$(abspath $(GUEST)) ROOTFS=$(abspath rootfs) \
+		$(HOST)/gen_init_cpio -t 0 $< >$@.tmp
+	mv $@.tmp $@

@@ -1,0 +1,115 @@
+// SPDX-License-Identifier: GPL-2.0
+#define _GNU_SOURCE
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include "console-scan.h"
+
+/* What the kernel prints when it is broken, whatever the verdict of TAP. */
+static const char *const crash_marks[] = {
+	"Kernel panic", "BUG:", "Oops", "WARNING:",
+	"general protection fault", "Call Trace",
+};
+
+void console_scan_init(struct console_scan *s)
+{
+	memset(s, 0, sizeof(*s));
+	s->plan = -1;
+}
+
+static bool starts(const char *s, const char *prefix)
+{
+	return !strncmp(s, prefix, strlen(prefix));
+}
+
+/* Top-level TAP; indented lines are KTAP subtests, kept but not counted. */
+static bool is_tap(const char *l)
+{
+	while (*l == ' ')
+		l++;
+	return starts(l, "TAP version") || starts(l, "KTAP version") ||
+	       starts(l, "1..") || starts(l, "ok ") || starts(l, "not ok ") ||
+	       starts(l, "# ") || !strcmp(l, "#");
+}
+
+static void scan_line(struct console_scan *s, FILE *tap, FILE *echo)
+{
+	char *l = s->line;
+	size_t i;
+
+	while (s->len && (l[s->len - 1] == '\r' || l[s->len - 1] == '\n'))
+		s->len--;
+	l[s->len] = '\0';
+	s->len = 0;
+
+	if (!is_tap(l)) {
+		for (i = 0; i < sizeof(crash_marks) / sizeof(crash_marks[0]); i++)
+			if (strstr(l, crash_marks[i]) && !s->crash[0])
+				snprintf(s->crash, sizeof(s->crash), "%.255s", l);
+		return;
+	}
+	fprintf(tap, "%s\n", l);
+	fflush(tap);
+	if (echo)
+		fprintf(echo, "%s\n", l);
+	if (starts(l, "1..")) {
+		s->plan = atoi(l + 3);
+	} else if (starts(l, "ok ") || starts(l, "not ok ")) {
+		s->results++;
+		if (starts(l, "not ok "))
+			s->not_ok++;
+		else if (strstr(l, "# SKIP"))
+			s->skipped++;
+		snprintf(s->last_test, sizeof(s->last_test), "%.255s", l);
+	}
+}
+
+void console_scan_feed(struct console_scan *s, const char *buf, size_t n,
+		       FILE *tap, FILE *echo)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (s->len < sizeof(s->line) - 1)
+			s->line[s->len++] = buf[i];
+		if (buf[i] == '\n')
+			scan_line(s, tap, echo);
+	}
+}
+
+void console_scan_flush(struct console_scan *s, FILE *tap, FILE *echo)
+{
+	if (s->len)
+		scan_line(s, tap, echo);
+}
+
+int console_scan_verdict(const struct console_scan *s, int wait_status,
+			 char *verdict, size_t len)
+{
+	int code = WIFEXITED(wait_status) ? WEXITSTATUS(wait_status) : -1;
+
+	if (s->crash[0]) {
+		snprintf(verdict, len, "crash: %s", s->crash);
+	} else if (s->plan < 0) {
+		snprintf(verdict, len, "incomplete: no TAP plan (guest %s %d)",
+			 code < 0 ? "killed by signal" : "exit status",
+			 code < 0 ? WTERMSIG(wait_status) : code);
+	} else if (s->results != s->plan) {
+		snprintf(verdict, len, "incomplete: %d of %d results%s%s",
+			 s->results, s->plan,
+			 s->last_test[0] ? ", last: " : "", s->last_test);
+	} else if (s->not_ok) {
+		snprintf(verdict, len, "fail: %d of %d not ok", s->not_ok,
+			 s->results);
+	} else if (code != 0) {
+		snprintf(verdict, len,
+			 "fail: guest exit status %d with all TAP results ok",
+			 code);
+	} else {
+		snprintf(verdict, len, "pass: %d ok, %d skipped", s->results,
+			 s->skipped);
+		return 0;
+	}
+	return 1;
+}

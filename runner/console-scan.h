@@ -1,0 +1,32 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Reads a guest console line by line: TAP lines go to tap.txt (and to the
+ * user), kernel crash reports are remembered, and at the end the whole
+ * run gets one verdict.
+ */
+#ifndef CONSOLE_SCAN_H
+#define CONSOLE_SCAN_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+struct console_scan {
+	char line[2048];
+	size_t len;
+	int plan;		/* -1 until "1..N" is seen */
+	int results;
+	int not_ok;
+	int skipped;
+	char crash[256];	/* first kernel crash line, "" if none */
+	char last_test[256];	/* last top-level result line */
+};
+
+void console_scan_init(struct console_scan *s);
+void console_scan_feed(struct console_scan *s, const char *buf, size_t n,
+		       FILE *tap, FILE *echo);
+void console_scan_flush(struct console_scan *s, FILE *tap, FILE *echo);
+/* Fills verdict; returns the exit status: 0 pass, 1 anything else. */
+int console_scan_verdict(const struct console_scan *s, int wait_status,
+			 char *verdict, size_t len);
+
+#endif

@@ -1,0 +1,34 @@
+# Shared by the POSIX sh steps: settings with their defaults, and the one
+# way of failing. Sourced, not run.
+
+# Every failure is one line on stderr and a defined exit status. Under
+# make, the line goes to $UFFD_UML_ERRFILE instead so that make prints it
+# as its own error (see Makefile).
+die() {
+	code=$1
+	shift
+	if [ -n "${UFFD_UML_ERRFILE:-}" ]; then
+		printf 'uffd-uml: %s\n' "$*" >"$UFFD_UML_ERRFILE"
+	else
+		printf 'uffd-uml: %s\n' "$*" >&2
+	fi
+	exit "$code"
+}
+
+say() {
+	printf 'uffd-uml: %s\n' "$*" >&2
+}
+
+# Exit statuses, as README.md documents them.
+EXIT_BAD=1
+EXIT_SETUP=2
+EXIT_PATCH=3	# a carried patch does not apply to the tree
+
+TOP=$(cd "$(dirname "$0")/.." && pwd)
+KVER=${KVER:-6.12}
+CACHE=${UFFD_UML_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/uffd-uml}
+OUT=${OUT:-$TOP/out}
+JOBS=${JOBS:-$(nproc 2>/dev/null || echo 2)}
+BUSYBOX=${BUSYBOX:-/bin/busybox}
+MUSL_CC=${MUSL_CC:-musl-gcc}
+DEBIAN_TARBALL=/usr/src/linux-source-$KVER.tar.xz

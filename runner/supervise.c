@@ -1,0 +1,264 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Host supervisor: runs the guest (a UML kernel, or any command replaying a
+ * console) in its own session, keeps everything it prints, streams its TAP
+ * to stdout, and turns TAP, crash reports, exit status and timeouts into
+ * one verdict:
+ *
+ *   out/results/<run>/console.log   everything the guest printed
+ *   out/results/<run>/tap.txt       the TAP lines, as far as they got
+ *   out/results/<run>/verdict       one line
+ *   out/results/latest -> <run>
+ *
+ * Exit status: 0 pass, 1 fail/crash/hang/incomplete, 2 setup error,
+ * 128+signal when interrupted.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "console-scan.h"
+
+static volatile sig_atomic_t interrupted;
+
+static void on_signal(int sig)
+{
+	interrupted = sig;
+}
+
+static void die(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("uffd-uml: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	exit(2);
+}
+
+static long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * UML maps its physical memory file with PROT_EXEC; a noexec TMPDIR (as
+ * Docker's /dev/shm) makes it die at boot with a message nobody connects
+ * to the cause. Check it here, with the fix in the message.
+ */
+static void check_physmem_dir(const char *dir)
+{
+	char path[PATH_MAX];
+	void *p;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/uffd-uml-execXXXXXX", dir);
+	fd = mkstemp(path);
+	if (fd < 0)
+		die("physmem directory %s is not writable: %s (set PHYSMEM_DIR)",
+		    dir, strerror(errno));
+	unlink(path);
+	if (ftruncate(fd, 4096))
+		die("physmem directory %s: %s", dir, strerror(errno));
+	p = mmap(NULL, 4096, PROT_READ | PROT_EXEC, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED)
+		die("physmem directory %s does not allow PROT_EXEC mappings (noexec mount?): set PHYSMEM_DIR to an exec-capable directory",
+		    dir);
+	munmap(p, 4096);
+	close(fd);
+}
+
+static void make_run_dir(const char *root, char *run, size_t len)
+{
+	char stamp[32], link_tmp[PATH_MAX], link[PATH_MAX];
+	time_t t = time(NULL);
+
+	if (mkdir(root, 0755) && errno != EEXIST)
+		die("cannot create %s: %s", root, strerror(errno));
+	strftime(stamp, sizeof(stamp), "%Y%m%d-%H%M%S", localtime(&t));
+	snprintf(run, len, "%s/%s-%d", root, stamp, (int)getpid());
+	if (mkdir(run, 0755))
+		die("cannot create %s: %s", run, strerror(errno));
+	/* Repoint latest atomically: a reader never sees it missing. */
+	snprintf(link_tmp, sizeof(link_tmp), "%s/.latest-%d", root,
+		 (int)getpid());
+	snprintf(link, sizeof(link), "%s/latest", root);
+	unlink(link_tmp);
+	if (symlink(strrchr(run, '/') + 1, link_tmp) ||
+	    rename(link_tmp, link))
+		die("cannot update %s: %s", link, strerror(errno));
+}
+
+static FILE *open_in(const char *dir, const char *name)
+{
+	char path[PATH_MAX];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	f = fopen(path, "w");
+	if (!f)
+		die("cannot write %s: %s", path, strerror(errno));
+	return f;
+}
+
+static pid_t start_guest(char **argv, int out_fd, const char *physmem)
+{
+	pid_t pid = fork();
+	int null;
+
+	if (pid)
+		return pid;
+	setsid();
+	null = open("/dev/null", O_RDONLY);
+	dup2(null, STDIN_FILENO);
+	dup2(out_fd, STDOUT_FILENO);
+	dup2(out_fd, STDERR_FILENO);
+	/* See DEVELOPERS.md: the host glibc's rseq area breaks UML's stubs. */
+	setenv("GLIBC_TUNABLES", "glibc.pthread.rseq=0", 1);
+	if (physmem)
+		setenv("TMPDIR", physmem, 1);
+	execvp(argv[0], argv);
+	fprintf(stderr, "uffd-uml: cannot run %s: %s\n", argv[0],
+		strerror(errno));
+	_exit(127);
+}
+
+static void usage(void)
+{
+	fprintf(stderr,
+		"usage: supervise [-t timeout-s] [-o results-root] [-m physmem-dir] [-q] -- command...\n");
+	exit(2);
+}
+
+int main(int argc, char **argv)
+{
+	const char *root = "out/results", *physmem = NULL;
+	int timeout_s = 300, opt, pfd[2], pidfd, status = 0;
+	bool quiet = false, hung = false, exited = false;
+	char run[PATH_MAX], buf[4096], verdict[512];
+	struct console_scan scan;
+	FILE *console, *tap, *vf;
+	long deadline;
+	pid_t pid;
+	int rc;
+
+	while ((opt = getopt(argc, argv, "t:o:m:q")) != -1) {
+		switch (opt) {
+		case 't':
+			timeout_s = atoi(optarg);
+			break;
+		case 'o':
+			root = optarg;
+			break;
+		case 'm':
+			physmem = optarg;
+			break;
+		case 'q':
+			quiet = true;
+			break;
+		default:
+			usage();
+		}
+	}
+	if (optind >= argc || timeout_s <= 0)
+		usage();
+	if (physmem)
+		check_physmem_dir(physmem);
+
+	make_run_dir(root, run, sizeof(run));
+	console = open_in(run, "console.log");
+	tap = open_in(run, "tap.txt");
+	setvbuf(stdout, NULL, _IOLBF, 0);
+
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	signal(SIGHUP, on_signal);
+	signal(SIGPIPE, SIG_IGN);
+	if (pipe2(pfd, O_CLOEXEC))
+		die("pipe: %s", strerror(errno));
+	pid = start_guest(argv + optind, pfd[1], physmem);
+	if (pid < 0)
+		die("fork: %s", strerror(errno));
+	close(pfd[1]);
+	pidfd = syscall(SYS_pidfd_open, pid, 0);
+
+	console_scan_init(&scan);
+	deadline = now_ms() + timeout_s * 1000L;
+	for (;;) {
+		struct pollfd p[2] = {
+			{ .fd = pfd[0], .events = POLLIN },
+			{ .fd = exited ? -1 : pidfd, .events = POLLIN },
+		};
+		long left = deadline - now_ms();
+		ssize_t n;
+
+		if (interrupted)
+			break;
+		if (left <= 0) {
+			hung = true;
+			break;
+		}
+		if (poll(p, 2, left) < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		/* The guest's helpers may hold the pipe after it exits. */
+		if (p[1].revents) {
+			exited = true;
+			deadline = now_ms() + 1000;
+		}
+		if (!(p[0].revents & (POLLIN | POLLHUP)))
+			continue;
+		n = read(pfd[0], buf, sizeof(buf));
+		if (n <= 0)
+			break;
+		fwrite(buf, 1, n, console);
+		fflush(console);
+		console_scan_feed(&scan, buf, n, tap, quiet ? NULL : stdout);
+	}
+	console_scan_flush(&scan, tap, quiet ? NULL : stdout);
+	kill(-pid, SIGKILL);
+	waitpid(pid, &status, 0);
+	fclose(console);
+	fclose(tap);
+
+	if (interrupted) {
+		snprintf(verdict, sizeof(verdict), "interrupted by signal %d",
+			 (int)interrupted);
+		rc = 128 + interrupted;
+	} else if (hung && !exited) {
+		snprintf(verdict, sizeof(verdict),
+			 "hang: guest still running after %ds%s%s", timeout_s,
+			 scan.last_test[0] ? ", last TAP line: " : "",
+			 scan.last_test);
+		rc = 1;
+	} else {
+		rc = console_scan_verdict(&scan, status, verdict,
+					  sizeof(verdict));
+	}
+	vf = open_in(run, "verdict");
+	fprintf(vf, "%s\n", verdict);
+	fclose(vf);
+	fprintf(stderr, "uffd-uml: %s (%s)\n", verdict, run);
+	return rc;
+}

@@ -1,0 +1,102 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The scenario table and the entry point the guest runner calls:
+ *   uffd-scenarios --list      one "<name>/<memtype>" (or "<name>") a line
+ *   uffd-scenarios <id>        run one; exit 0 pass, 1 fail, 4 skip
+ */
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "scenarios.h"
+
+static const struct scenario scenarios[] = {
+	{ "fault-roundtrip", MEM_ALL, 0, fault_roundtrip },
+	{ "copy-enoent-slowpath", MEM_ALL, 0, copy_enoent_slowpath },
+	{ "copy-src-efault", MEM_ALL, 0, copy_src_efault },
+	{ "private-copy-anon", MEM_PRIVATE_FILE, 0, private_copy_anon },
+	{ "isize-copy", MEM_SHMEM | MEM_SHMEM_PRIV | MEM_HUGETLB, 0, isize_copy },
+	{ "maywrite", MEM_SHARED, 0, maywrite },
+	{ "shmem-ro-copy-dirty", MEM_SHMEM, 0, shmem_ro_copy_dirty },
+	{ "api", 0, 0, api_contract },
+};
+
+static void list(void)
+{
+	size_t i, m;
+
+	for (i = 0; i < sizeof(scenarios) / sizeof(scenarios[0]); i++) {
+		if (!scenarios[i].mem) {
+			printf("%s\n", scenarios[i].name);
+			continue;
+		}
+		for (m = 0; m < nr_mem_types; m++)
+			if (scenarios[i].mem & mem_types[m].flag)
+				printf("%s/%s\n", scenarios[i].name,
+				       mem_types[m].name);
+	}
+}
+
+/* Missing needs become SKIP with the name of what is missing. */
+static int check_needs(const struct scenario *s, struct ctx *c)
+{
+	uint64_t need = s->features, bit;
+	int ret;
+
+	c->features = uffd_kernel_features();
+	if (c->mt) {
+		ret = c->mt->available();
+		if (ret)
+			return ret;
+		need |= c->mt->missing_feature;
+	}
+	for (bit = 1; bit; bit <<= 1)
+		if ((need & bit) && !(c->features & bit))
+			return skip("kernel lacks UFFD_FEATURE_%s",
+				    uffd_feature_name(bit));
+	return PASS;
+}
+
+static int run(const char *id)
+{
+	size_t i, m, n;
+	struct ctx c = { 0 };
+	int ret;
+
+	for (i = 0; i < sizeof(scenarios) / sizeof(scenarios[0]); i++) {
+		const struct scenario *s = &scenarios[i];
+
+		n = strlen(s->name);
+		if (strncmp(id, s->name, n))
+			continue;
+		if (!s->mem && id[n] == '\0')
+			goto found;
+		if (!s->mem || id[n] != '/')
+			continue;
+		for (m = 0; m < nr_mem_types; m++) {
+			if (!(s->mem & mem_types[m].flag) ||
+			    strcmp(id + n + 1, mem_types[m].name))
+				continue;
+			c.mt = &mem_types[m];
+			goto found;
+		}
+		continue;
+found:
+		ret = check_needs(s, &c);
+		return ret ? ret : s->run(&c);
+	}
+	fprintf(stderr, "uffd-scenarios: no scenario %s\n", id);
+	return FAIL;
+}
+
+int main(int argc, char **argv)
+{
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (argc == 2 && !strcmp(argv[1], "--list")) {
+		list();
+		return 0;
+	}
+	if (argc == 2)
+		return run(argv[1]);
+	fprintf(stderr, "usage: uffd-scenarios --list | <scenario>[/<memtype>]\n");
+	return 2;
+}

@@ -1,0 +1,388 @@
+// SPDX-License-Identifier: GPL-2.0
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "uffd-common.h"
+
+void diag(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	putchar('\n');
+	fflush(stdout);
+}
+
+/* The runner takes the reason from the last "skip: " line. */
+int skip(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("skip: ", stdout);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	putchar('\n');
+	fflush(stdout);
+	return SKIP;
+}
+
+static const char *const feature_names[] = {
+	"PAGEFAULT_FLAG_WP", "EVENT_FORK", "EVENT_REMAP", "EVENT_REMOVE",
+	"MISSING_HUGETLBFS", "MISSING_SHMEM", "EVENT_UNMAP", "SIGBUS",
+	"THREAD_ID", "MINOR_HUGETLBFS", "MINOR_SHMEM", "EXACT_ADDRESS",
+	"WP_HUGETLBFS_SHMEM", "WP_UNPOPULATED", "POISON", "WP_ASYNC", "MOVE",
+};
+
+const char *uffd_feature_name(uint64_t bit)
+{
+	unsigned int i;
+
+	for (i = 0; i < sizeof(feature_names) / sizeof(feature_names[0]); i++)
+		if (bit == 1ULL << i)
+			return feature_names[i];
+	return "unknown";
+}
+
+int uffd_open_raw(int flags)
+{
+	return syscall(__NR_userfaultfd, flags);
+}
+
+uint64_t uffd_kernel_features(void)
+{
+	static uint64_t features;
+	static bool probed;
+	struct uffdio_api api = { .api = UFFD_API };
+	int fd;
+
+	if (probed)
+		return features;
+	probed = true;
+	fd = uffd_open_raw(O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0)
+		return 0;
+	if (ioctl(fd, UFFDIO_API, &api) == 0)
+		features = api.features;
+	close(fd);
+	return features;
+}
+
+int uffd_new(uint64_t features)
+{
+	struct uffdio_api api = { .api = UFFD_API, .features = features };
+	int fd = uffd_open_raw(O_CLOEXEC | O_NONBLOCK);
+
+	if (fd < 0)
+		return -errno;
+	if (ioctl(fd, UFFDIO_API, &api)) {
+		int err = errno;
+
+		close(fd);
+		return -err;
+	}
+	return fd;
+}
+
+int uffd_register(int uffd, void *p, size_t len, uint64_t mode,
+		  uint64_t *ioctls)
+{
+	struct uffdio_register reg = {
+		.range = { .start = (uintptr_t)p, .len = len },
+		.mode = mode,
+	};
+
+	if (ioctl(uffd, UFFDIO_REGISTER, &reg))
+		return -errno;
+	if (ioctls)
+		*ioctls = reg.ioctls;
+	return 0;
+}
+
+int uffd_unregister(int uffd, void *p, size_t len)
+{
+	struct uffdio_range range = { .start = (uintptr_t)p, .len = len };
+
+	return ioctl(uffd, UFFDIO_UNREGISTER, &range) ? -errno : 0;
+}
+
+int uffd_for_area(const struct area *a, uint64_t features, uint64_t mode)
+{
+	int uffd = uffd_new(a->mt->missing_feature | features);
+	int ret;
+
+	if (uffd < 0) {
+		diag("UFFDIO_API(features %#llx): %s",
+		     (unsigned long long)(a->mt->missing_feature | features),
+		     strerror(-uffd));
+		return -1;
+	}
+	ret = uffd_register(uffd, a->p, a->len, mode, NULL);
+	if (ret) {
+		diag("UFFDIO_REGISTER(%s, mode %#llx): %s", a->mt->name,
+		     (unsigned long long)mode, strerror(-ret));
+		close(uffd);
+		return -1;
+	}
+	return uffd;
+}
+
+char *src_pages(size_t len, char c)
+{
+	char *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED) {
+		diag("mmap(%zu): %s", len, strerror(errno));
+		return NULL;
+	}
+	memset(p, c, len);
+	return p;
+}
+
+int uffd_copy(int uffd, void *dst, const void *src, size_t len,
+	      uint64_t mode, int64_t *out)
+{
+	struct uffdio_copy c = {
+		.dst = (uintptr_t)dst, .src = (uintptr_t)src,
+		.len = len, .mode = mode, .copy = SENTINEL,
+	};
+	int ret = ioctl(uffd, UFFDIO_COPY, &c) ? -errno : 0;
+
+	if (out)
+		*out = c.copy;
+	return ret;
+}
+
+int uffd_zeropage(int uffd, void *dst, size_t len, uint64_t mode,
+		  int64_t *out)
+{
+	struct uffdio_zeropage z = {
+		.range = { .start = (uintptr_t)dst, .len = len },
+		.mode = mode, .zeropage = SENTINEL,
+	};
+	int ret = ioctl(uffd, UFFDIO_ZEROPAGE, &z) ? -errno : 0;
+
+	if (out)
+		*out = z.zeropage;
+	return ret;
+}
+
+int uffd_continue(int uffd, void *dst, size_t len, uint64_t mode,
+		  int64_t *out)
+{
+	struct uffdio_continue c = {
+		.range = { .start = (uintptr_t)dst, .len = len },
+		.mode = mode, .mapped = SENTINEL,
+	};
+	int ret = ioctl(uffd, UFFDIO_CONTINUE, &c) ? -errno : 0;
+
+	if (out)
+		*out = c.mapped;
+	return ret;
+}
+
+int uffd_read_msg(int uffd, struct uffd_msg *msg, int timeout_ms)
+{
+	struct pollfd pfd = { .fd = uffd, .events = POLLIN };
+	int n = poll(&pfd, 1, timeout_ms);
+
+	if (n < 0)
+		return -errno;
+	if (n == 0)
+		return 0;
+	if (read(uffd, msg, sizeof(*msg)) != sizeof(*msg))
+		return -errno;
+	return 1;
+}
+
+/* ---- touching memory ---------------------------------------------------- */
+
+static __thread sigjmp_buf *touch_jmp;
+static __thread int touch_signo, touch_code;
+static __thread void *touch_addr;
+
+static void touch_handler(int sig, siginfo_t *si, void *uc)
+{
+	(void)uc;
+	if (!touch_jmp) {
+		signal(sig, SIG_DFL);
+		raise(sig);
+		return;
+	}
+	touch_signo = sig;
+	touch_code = si->si_code;
+	touch_addr = si->si_addr;
+	siglongjmp(*touch_jmp, 1);
+}
+
+static void touch_install_handlers(void)
+{
+	struct sigaction sa = { .sa_sigaction = touch_handler,
+				.sa_flags = SA_SIGINFO | SA_NODEFER };
+
+	sigaction(SIGBUS, &sa, NULL);
+	sigaction(SIGSEGV, &sa, NULL);
+}
+
+int touch_here(void *addr, bool write, char val, int *signo, int *si_code)
+{
+	volatile char *p = addr;
+	sigjmp_buf jb;
+
+	touch_install_handlers();
+	touch_signo = 0;
+	if (sigsetjmp(jb, 1) == 0) {
+		touch_jmp = &jb;
+		if (write)
+			*p = val;
+		else
+			val = *p;
+	}
+	touch_jmp = NULL;
+	if (signo)
+		*signo = touch_signo;
+	if (si_code)
+		*si_code = touch_code;
+	return touch_signo ? TOUCH_SIGNAL : TOUCH_DONE;
+}
+
+static void *toucher(void *arg)
+{
+	struct touch *t = arg;
+	sigjmp_buf jb;
+	char c = 1;
+
+	touch_install_handlers();
+	if (sigsetjmp(jb, 1) == 0) {
+		touch_jmp = &jb;
+		if (t->write)
+			*t->addr = t->val;
+		else
+			t->val = *t->addr;
+		t->state = TOUCH_DONE;
+	} else {
+		t->state = TOUCH_SIGNAL;
+		t->signo = touch_signo;
+		t->si_code = touch_code;
+		t->fault_addr = touch_addr;
+	}
+	touch_jmp = NULL;
+	if (write(t->done_pipe[1], &c, 1) != 1)
+		abort();
+	return NULL;
+}
+
+int touch_start(struct touch *t, void *addr, bool write, char val)
+{
+	memset(t, 0, sizeof(*t));
+	t->addr = addr;
+	t->write = write;
+	t->val = val;
+	t->state = TOUCH_RUNNING;
+	if (pipe2(t->done_pipe, O_CLOEXEC))
+		return -errno;
+	return -pthread_create(&t->thread, NULL, toucher, t);
+}
+
+int touch_wait(struct touch *t, int uffd, struct uffd_msg *msg,
+	       int timeout_ms)
+{
+	struct pollfd pfd[2] = {
+		{ .fd = t->done_pipe[0], .events = POLLIN },
+		{ .fd = uffd, .events = POLLIN },
+	};
+	int n = poll(pfd, uffd >= 0 ? 2 : 1, timeout_ms);
+
+	if (n <= 0)
+		return TOUCH_WAIT_TIMEOUT;
+	if (pfd[0].revents & POLLIN) {
+		touch_join(t);
+		return TOUCH_WAIT_DONE;
+	}
+	if (read(uffd, msg, sizeof(*msg)) != sizeof(*msg))
+		return TOUCH_WAIT_TIMEOUT;
+	return TOUCH_WAIT_MSG;
+}
+
+int touch_join(struct touch *t)
+{
+	char c;
+
+	if (t->done_pipe[0] < 0)
+		return 0;
+	if (read(t->done_pipe[0], &c, 1) != 1)
+		return -errno;
+	pthread_join(t->thread, NULL);
+	close(t->done_pipe[0]);
+	close(t->done_pipe[1]);
+	t->done_pipe[0] = t->done_pipe[1] = -1;
+	return 0;
+}
+
+/* ---- inspection ----------------------------------------------------- */
+
+uint64_t pagemap_entry(const void *addr)
+{
+	uint64_t ent = 0;
+	long ps = sysconf(_SC_PAGESIZE);
+	int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return 0;
+	if (pread(fd, &ent, sizeof(ent),
+		  (uintptr_t)addr / ps * sizeof(ent)) != sizeof(ent))
+		ent = 0;
+	close(fd);
+	return ent;
+}
+
+long file_blocks(int fd)
+{
+	struct stat st;
+
+	return fstat(fd, &st) ? -errno : (long)st.st_blocks;
+}
+
+bool all_bytes(const void *p, char c, size_t len)
+{
+	const char *s = p;
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		if (s[i] != c)
+			return false;
+	return true;
+}
+
+int reopen_fd(int fd, int flags)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	return open(path, flags | O_CLOEXEC);
+}
+
+unsigned long tainted(void)
+{
+	unsigned long v = 0;
+	FILE *f = fopen("/proc/sys/kernel/tainted", "re");
+
+	if (f) {
+		if (fscanf(f, "%lu", &v) != 1)
+			v = 0;
+		fclose(f);
+	}
+	return v;
+}

@@ -1,0 +1,208 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The one helper layer every scenario uses: uffd setup and fill ioctls,
+ * memory types as a table of ops, threads that touch memory, pagemap.
+ *
+ * A scenario runs in its own process (the guest runner forks one per
+ * scenario and memory type), so a failed check simply returns FAIL and
+ * leaves cleanup to process exit.
+ */
+#ifndef UFFD_COMMON_H
+#define UFFD_COMMON_H
+
+#include <errno.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/types.h>
+#include <linux/userfaultfd.h>
+
+/* kselftest exit codes, which the guest runner understands. */
+enum result { PASS = 0, FAIL = 1, SKIP = 4 };
+
+/* The kernel writes the output field only where the catalog says it does. */
+#define SENTINEL 0x5a5a
+
+/* pagemap bits (Documentation/admin-guide/mm/pagemap.rst). */
+#define PM_PRESENT	(1ULL << 63)
+#define PM_SWAP		(1ULL << 62)
+#define PM_FILE		(1ULL << 61)
+#define PM_UFFD_WP	(1ULL << 57)
+
+void diag(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+int skip(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+#define CHECK(cond, fmt, ...)						\
+	do {								\
+		if (!(cond)) {						\
+			diag("%s:%d: %s: " fmt, __FILE__, __LINE__,	\
+			     #cond, ##__VA_ARGS__);			\
+			return FAIL;					\
+		}							\
+	} while (0)
+
+/* Observed vs expected, printed as numbers: most checks compare errnos. */
+#define CHECK_EQ(got, want)						\
+	do {								\
+		long long __g = (long long)(got);			\
+		long long __w = (long long)(want);			\
+		if (__g != __w) {					\
+			diag("%s:%d: %s: got %lld (%#llx), expected %lld (%#llx)", \
+			     __FILE__, __LINE__, #got, __g,		\
+			     (unsigned long long)__g, __w,		\
+			     (unsigned long long)__w);			\
+			return FAIL;					\
+		}							\
+	} while (0)
+
+/* A call that must succeed for the scenario to mean anything. */
+#define SYS(call)							\
+	do {								\
+		if ((long)(call) < 0) {					\
+			diag("%s:%d: %s: %s", __FILE__, __LINE__,	\
+			     #call, strerror(errno));			\
+			return FAIL;					\
+		}							\
+	} while (0)
+
+/* ---- memory types -------------------------------------------------- */
+
+enum mem_flags {
+	MEM_ANON	= 1 << 0,
+	MEM_SHMEM	= 1 << 1,
+	MEM_SHMEM_PRIV	= 1 << 2,
+	MEM_HUGETLB	= 1 << 3,
+	MEM_HUGETLB_PRIV = 1 << 4,
+};
+#define MEM_FILE	(MEM_SHMEM | MEM_SHMEM_PRIV | MEM_HUGETLB | MEM_HUGETLB_PRIV)
+#define MEM_PRIVATE_FILE (MEM_SHMEM_PRIV | MEM_HUGETLB_PRIV)
+#define MEM_SHARED	(MEM_SHMEM | MEM_HUGETLB)
+#define MEM_ALL		(MEM_ANON | MEM_FILE)
+
+struct area;
+
+struct mem_type {
+	const char *name;
+	unsigned int flag;
+	/* UFFDIO_API feature that MISSING registration on it needs. */
+	uint64_t missing_feature;
+	int map_flags;			/* of the mapping under test */
+	unsigned int mfd_flags;		/* memfd_create() flags of its file */
+	/* Returns 0, or SKIP after printing why the type is unusable here. */
+	int (*available)(void);
+	size_t (*page_size)(void);
+	/* Maps a->len bytes with prot; a file is sized to file_pages. */
+	int (*alloc)(struct area *a, size_t file_pages, int prot);
+	void (*release)(struct area *a);
+};
+
+extern const struct mem_type mem_types[];
+extern const size_t nr_mem_types;
+const struct mem_type *mem_type(unsigned int flag);
+
+struct area {
+	const struct mem_type *mt;
+	size_t ps;
+	size_t npages;
+	size_t len;
+	int fd;		/* backing file, -1 for anonymous memory */
+	char *p;	/* the mapping under test */
+	char *alias;	/* MAP_SHARED view of the same file, NULL for anon */
+};
+
+int area_alloc(struct area *a, const struct mem_type *mt, size_t npages,
+	       int prot);
+int area_alloc_sized(struct area *a, const struct mem_type *mt,
+		     size_t npages, size_t file_pages, int prot);
+void area_free(struct area *a);
+/* A new file of the type's kind (memfd), size bytes long; -errno. */
+int mem_memfd(const struct mem_type *mt, size_t size);
+int mem_fill_file(int fd, off_t off, size_t len, char c);
+static inline char *page_of(const struct area *a, size_t n)
+{
+	return a->p + n * a->ps;
+}
+
+/* ---- userfaultfd ------------------------------------------------------ */
+
+/* features the running kernel advertises (UFFDIO_API with features=0). */
+uint64_t uffd_kernel_features(void);
+const char *uffd_feature_name(uint64_t bit);
+int uffd_open_raw(int flags);
+/* New O_NONBLOCK uffd with features enabled; -errno on failure. */
+int uffd_new(uint64_t features);
+int uffd_register(int uffd, void *p, size_t len, uint64_t mode,
+		  uint64_t *ioctls);
+int uffd_unregister(int uffd, void *p, size_t len);
+/*
+ * A uffd with the features the area's memory type needs plus features,
+ * the whole area registered in mode. Returns the fd, or -1 after a diag.
+ */
+int uffd_for_area(const struct area *a, uint64_t features, uint64_t mode);
+/* Anonymous, populated source buffer of len bytes of c for UFFDIO_COPY. */
+char *src_pages(size_t len, char c);
+
+/*
+ * The fill ioctls. Each presets the output field to SENTINEL, returns 0 or
+ * -errno, and stores what the kernel left in the output field in *out.
+ */
+int uffd_copy(int uffd, void *dst, const void *src, size_t len,
+	      uint64_t mode, int64_t *out);
+int uffd_zeropage(int uffd, void *dst, size_t len, uint64_t mode,
+		  int64_t *out);
+int uffd_continue(int uffd, void *dst, size_t len, uint64_t mode,
+		  int64_t *out);
+
+/*
+ * Waits up to timeout_ms for a message; returns 1 with *msg filled, 0 on
+ * timeout, -errno on error.
+ */
+int uffd_read_msg(int uffd, struct uffd_msg *msg, int timeout_ms);
+
+/* ---- touching memory from another thread ------------------------------ */
+
+enum touch_state { TOUCH_RUNNING, TOUCH_DONE, TOUCH_SIGNAL };
+
+struct touch {
+	pthread_t thread;
+	volatile char *addr;
+	bool write;
+	char val;		/* written, or read back */
+	int done_pipe[2];
+	enum touch_state state;
+	int signo;
+	int si_code;
+	void *fault_addr;
+};
+
+int touch_start(struct touch *t, void *addr, bool write, char val);
+/*
+ * Waits for the toucher to finish or for a uffd message, whichever comes
+ * first. Returns TOUCH_WAIT_DONE (t->state tells how it ended),
+ * TOUCH_WAIT_MSG (*msg filled; the toucher is still blocked), or
+ * TOUCH_WAIT_TIMEOUT. uffd may be -1.
+ */
+enum { TOUCH_WAIT_DONE, TOUCH_WAIT_MSG, TOUCH_WAIT_TIMEOUT };
+int touch_wait(struct touch *t, int uffd, struct uffd_msg *msg,
+	       int timeout_ms);
+int touch_join(struct touch *t);
+
+/* Synchronous touch in this thread, catching SIGBUS/SIGSEGV. */
+int touch_here(void *addr, bool write, char val, int *signo, int *si_code);
+
+/* ---- inspection ------------------------------------------------------- */
+
+uint64_t pagemap_entry(const void *addr);
+long file_blocks(int fd);
+bool all_bytes(const void *p, char c, size_t len);
+int reopen_fd(int fd, int flags);
+unsigned long tainted(void);
+
+/* Bounded waits for events that must happen (a message, a thread). */
+#define WAIT_MS 5000
+
+#endif
