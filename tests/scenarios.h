@@ -29,7 +29,33 @@ int private_copy_anon(const struct ctx *c);
 int isize_copy(const struct ctx *c);
 int maywrite(const struct ctx *c);
 int shmem_ro_copy_dirty(const struct ctx *c);
+/* section B: seed 001, events vs the fill ioctls */
+int eagain_fork(const struct ctx *c);
+int eagain_remap(const struct ctx *c);
+int eagain_remove(const struct ctx *c);
+int eagain_unmap(const struct ctx *c);
+int eagain_counter(const struct ctx *c);
+int fork_event_close(const struct ctx *c);
+/* section C: seed 002, UFFDIO_CONTINUE */
+int cont_basic(const struct ctx *c);
+int cont_fallocated(const struct ctx *c);
+int cont_private_cow(const struct ctx *c);
+int cont_validate(const struct ctx *c);
+int ioctl_advertising(const struct ctx *c);
+int minor_register_scope(const struct ctx *c);
+/* section E: seed 004, closing the uffd */
+int close_blocked_fault(const struct ctx *c);
+int close_vs_gup(const struct ctx *c);
 /* section F: API contract */
 int api_contract(const struct ctx *c);
+int register_contract(const struct ctx *c);
+int copy_errors(const struct ctx *c);
+int copy_esrch(const struct ctx *c);
+int event_fork(const struct ctx *c);
+int event_remap(const struct ctx *c);
+int event_remove(const struct ctx *c);
+int event_unmap(const struct ctx *c);
+int sigbus_feature(const struct ctx *c);
+int unprivileged(const struct ctx *c);
 
 #endif

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -331,6 +332,154 @@ int touch_join(struct touch *t)
 	return 0;
 }
 
+static void *bg_thread(void *arg)
+{
+	struct bg *b = arg;
+	char c = 1;
+
+	errno = 0;
+	b->ret = b->fn(b->arg);
+	b->err = errno;
+	if (write(b->done_pipe[1], &c, 1) != 1)
+		abort();
+	return NULL;
+}
+
+int bg_start(struct bg *b, long (*fn)(void *), void *arg)
+{
+	memset(b, 0, sizeof(*b));
+	b->fn = fn;
+	b->arg = arg;
+	if (pipe2(b->done_pipe, O_CLOEXEC))
+		return -errno;
+	return -pthread_create(&b->thread, NULL, bg_thread, b);
+}
+
+int bg_done(struct bg *b, int timeout_ms)
+{
+	struct pollfd pfd = { .fd = b->done_pipe[0], .events = POLLIN };
+
+	return poll(&pfd, 1, timeout_ms) == 1;
+}
+
+int bg_join(struct bg *b, int timeout_ms)
+{
+	if (!bg_done(b, timeout_ms))
+		return -ETIMEDOUT;
+	pthread_join(b->thread, NULL);
+	close(b->done_pipe[0]);
+	close(b->done_pipe[1]);
+	return 0;
+}
+
+static const char *event_name(uint8_t type)
+{
+	switch (type) {
+	case UFFD_EVENT_PAGEFAULT: return "PAGEFAULT";
+	case UFFD_EVENT_FORK: return "FORK";
+	case UFFD_EVENT_REMAP: return "REMAP";
+	case UFFD_EVENT_REMOVE: return "REMOVE";
+	case UFFD_EVENT_UNMAP: return "UNMAP";
+	}
+	return "unknown";
+}
+
+int expect_event(int uffd, uint8_t type, struct uffd_msg *msg)
+{
+	int ret = uffd_read_msg(uffd, msg, WAIT_MS);
+
+	if (ret != 1) {
+		diag("expected a %s event, got %s", event_name(type),
+		     ret ? strerror(-ret) : "nothing within the wait");
+		return FAIL;
+	}
+	if (msg->event != type) {
+		diag("expected a %s event, got %s (%#x)", event_name(type),
+		     event_name(msg->event), msg->event);
+		return FAIL;
+	}
+	return PASS;
+}
+
+int expect_event_queued(int uffd)
+{
+	struct pollfd pfd = { .fd = uffd, .events = POLLIN };
+
+	if (poll(&pfd, 1, WAIT_MS) != 1) {
+		diag("no uffd message queued within %d ms", WAIT_MS);
+		return FAIL;
+	}
+	return PASS;
+}
+
+int expect_no_message(int uffd)
+{
+	struct pollfd pfd = { .fd = uffd, .events = POLLIN };
+	struct uffd_msg msg;
+
+	if (poll(&pfd, 1, 0) == 0)
+		return PASS;
+	if (read(uffd, &msg, sizeof(msg)) == sizeof(msg))
+		diag("unexpected uffd message: event %#x", msg.event);
+	else
+		diag("uffd readable but read failed: %s", strerror(errno));
+	return FAIL;
+}
+
+char *reserve_range(size_t len, size_t align)
+{
+	char *p = mmap(NULL, len + align, PROT_NONE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	uintptr_t start;
+
+	if (p == MAP_FAILED) {
+		diag("reserving %zu bytes: %s", len, strerror(errno));
+		return NULL;
+	}
+	start = ((uintptr_t)p + align - 1) & ~(uintptr_t)(align - 1);
+	if (start > (uintptr_t)p)
+		munmap(p, start - (uintptr_t)p);
+	munmap((char *)start + len, (uintptr_t)p + align - start);
+	return (char *)start;
+}
+
+int send_fd(int sock, int fd)
+{
+	char buf[CMSG_SPACE(sizeof(int))] = { 0 }, byte = 'F';
+	struct iovec iov = { &byte, 1 };
+	struct msghdr msg = {
+		.msg_iov = &iov, .msg_iovlen = 1,
+		.msg_control = buf, .msg_controllen = sizeof(buf),
+	};
+	struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
+
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+	return sendmsg(sock, &msg, 0) == 1 ? 0 : -errno;
+}
+
+int recv_fd(int sock)
+{
+	char buf[CMSG_SPACE(sizeof(int))], byte;
+	struct iovec iov = { &byte, 1 };
+	struct msghdr msg = {
+		.msg_iov = &iov, .msg_iovlen = 1,
+		.msg_control = buf, .msg_controllen = sizeof(buf),
+	};
+	struct cmsghdr *cm;
+	int fd;
+
+	if (recvmsg(sock, &msg, MSG_CMSG_CLOEXEC) != 1)
+		return -errno;
+	cm = CMSG_FIRSTHDR(&msg);
+	if (!cm || cm->cmsg_type != SCM_RIGHTS)
+		return -EBADMSG;
+	memcpy(&fd, CMSG_DATA(cm), sizeof(int));
+	return fd;
+}
+
 /* ---- inspection ----------------------------------------------------- */
 
 uint64_t pagemap_entry(const void *addr)
@@ -372,6 +521,20 @@ int reopen_fd(int fd, int flags)
 
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
 	return open(path, flags | O_CLOEXEC);
+}
+
+bool running_on_uml(void)
+{
+	char line[256];
+	bool uml = false;
+	FILE *f = fopen("/proc/cpuinfo", "re");
+
+	if (!f)
+		return false;
+	while (!uml && fgets(line, sizeof(line), f))
+		uml = strstr(line, "UML") != NULL;
+	fclose(f);
+	return uml;
 }
 
 unsigned long tainted(void)

@@ -194,6 +194,41 @@ int touch_join(struct touch *t);
 /* Synchronous touch in this thread, catching SIGBUS/SIGSEGV. */
 int touch_here(void *addr, bool write, char val, int *signo, int *si_code);
 
+/*
+ * Any operation in a background thread (the event producers: fork, mremap,
+ * munmap, madvise), with a pipe that becomes readable when it returns.
+ */
+struct bg {
+	pthread_t thread;
+	long (*fn)(void *arg);
+	void *arg;
+	long ret;
+	int err;		/* errno after fn, if it failed */
+	int done_pipe[2];
+};
+
+int bg_start(struct bg *b, long (*fn)(void *), void *arg);
+/* 1 once fn has returned, 0 if it is still running after timeout_ms. */
+int bg_done(struct bg *b, int timeout_ms);
+/* Waits (bounded) and joins; -ETIMEDOUT if fn is stuck. */
+int bg_join(struct bg *b, int timeout_ms);
+
+/*
+ * Reads one message, which must be an event of type within WAIT_MS;
+ * prints what came instead and returns FAIL otherwise.
+ */
+int expect_event(int uffd, uint8_t type, struct uffd_msg *msg);
+/* A message must become readable within WAIT_MS (it is not read). */
+int expect_event_queued(int uffd);
+/* Nothing may be readable now. */
+int expect_no_message(int uffd);
+/* An unused, align-aligned address range of len bytes (PROT_NONE). */
+char *reserve_range(size_t len, size_t align);
+
+/* Passing a uffd to a monitor process over a unix socket (SCM_RIGHTS). */
+int send_fd(int sock, int fd);
+int recv_fd(int sock);
+
 /* ---- inspection ------------------------------------------------------- */
 
 uint64_t pagemap_entry(const void *addr);
@@ -201,6 +236,8 @@ long file_blocks(int fd);
 bool all_bytes(const void *p, char c, size_t len);
 int reopen_fd(int fd, int flags);
 unsigned long tainted(void);
+/* UML reports its CPU as "UML" in /proc/cpuinfo. */
+bool running_on_uml(void);
 
 /* Bounded waits for events that must happen (a message, a thread). */
 #define WAIT_MS 5000
