@@ -86,6 +86,8 @@ int register_contract(const struct ctx *c)
  * F3. How COPY (and ZEROPAGE) fail: EEXIST on a mapped page, or on a
  * shared file page already in the page cache; EAGAIN with the bytes done
  * on partial progress; ENOENT only when dst is not one registered VMA.
+ * The ENOENT/EFAULT split is 9e368259ad98's (seed 000): before it the
+ * internal retry value could leak out as a user-visible error.
  */
 int copy_errors(const struct ctx *c)
 {
@@ -175,8 +177,9 @@ int copy_esrch(const struct ctx *c)
 }
 
 /*
- * F5. UFFD_FEATURE_SIGBUS: a user access gets SIGBUS (BUS_ADRERR, at the
- * page) and no message; a kernel access fails with EFAULT.
+ * F5. UFFD_FEATURE_SIGBUS ("mm: userfaultfd: add new UFFD_FEATURE_SIGBUS
+ * feature", 4.14): a user access gets SIGBUS (BUS_ADRERR, at the page) and
+ * no message; a kernel access fails with EFAULT.
  */
 int sigbus_feature(const struct ctx *c)
 {
@@ -344,7 +347,10 @@ static int user_mode_only(void)
 /*
  * F6. Who may create a uffd: vm.unprivileged_userfaultfd (0: only with
  * CAP_SYS_PTRACE, or UFFD_USER_MODE_ONLY; 1: anyone; nothing else),
- * unknown syscall flags, and /dev/userfaultfd. The sysctl is restored.
+ * unknown syscall flags, and /dev/userfaultfd. From "userfaultfd/sysctl:
+ * add vm.unprivileged_userfaultfd" (5.2), "userfaultfd: add
+ * UFFD_USER_MODE_ONLY" (5.11) and "userfaultfd: add /dev/userfaultfd for
+ * fine grained access control" (6.1). The sysctl is restored.
  */
 int unprivileged(const struct ctx *c)
 {

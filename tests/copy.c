@@ -13,7 +13,9 @@
 /*
  * Baseline: a read fault and a write fault, each reported once with the
  * right flags and resolved by UFFDIO_COPY; shared file memory shows the
- * data through the alias, private file memory leaves the file alone.
+ * data through the alias, private file memory leaves the file alone. The
+ * private half fails without 5b51072e97d5 ("userfaultfd: shmem: allocate
+ * anonymous memory for MAP_PRIVATE shmem"), which made COPY CoW there.
  */
 int fault_roundtrip(const struct ctx *c)
 {

@@ -2,6 +2,10 @@
 /*
  * F4. What each non-cooperative event reports, and what happens without
  * the feature: the contract a monitor (CRIU, QEMU postcopy) builds on.
+ * Introduced by "userfaultfd: non-cooperative: Add fork() event", "... add
+ * mremap() event", "... add madvise() event for MADV_DONTNEED request" and
+ * "... add event for memory unmaps" (4.11); a kernel missing one of them
+ * fails the matching scenario (or skips it, if the feature bit is absent).
  */
 #define _GNU_SOURCE
 #include <sys/mman.h>
