@@ -374,9 +374,9 @@ int ioctl_advertising(const struct ctx *c)
  * C7. MINOR registration only where minor faults exist: never on
  * anonymous memory (vma_can_userfault), and on shmem/hugetlbfs only when
  * the kernel advertises the feature (HAVE_ARCH_USERFAULTFD_MINOR). From
- * the seed's f619147104c8 series and "userfaultfd: disable
- * UFFDIO_CONTINUE for unsupported architectures" style checks: a kernel
- * that accepts MINOR where it cannot deliver minor faults fails here.
+ * the seed's f619147104c8 series (the CONFIG_HAVE_ARCH_USERFAULTFD_MINOR
+ * check in userfaultfd_register()): a kernel that accepts MINOR where it
+ * cannot deliver minor faults fails here.
  */
 int minor_register_scope(const struct ctx *c)
 {
