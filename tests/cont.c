@@ -393,3 +393,37 @@ int minor_register_scope(const struct ctx *c)
 			       NULL), supported ? 0 : -EINVAL);
 	return PASS;
 }
+
+/*
+ * C6. A minor fault must not map its neighbours by fault-around, or the
+ * monitor never hears of them: each page of a registered range is its own
+ * MINOR message (uffd_disable_fault_around() in should_fault_around()).
+ * Needs real MINOR registration.
+ */
+int minor_no_faultaround(const struct ctx *c)
+{
+	struct uffd_msg msg;
+	struct touch t;
+	struct area a;
+	int64_t out;
+	int uffd, i;
+
+	if (area_alloc(&a, c->mt, 16, PROT_READ | PROT_WRITE))
+		return FAIL;
+	memset(a.alias, 'N', a.len);
+	uffd = uffd_new(c->mt->missing_feature | minor_feature(c->mt));
+	SYS(uffd);
+	CHECK_EQ(uffd_register(uffd, a.p, a.len, UFFDIO_REGISTER_MODE_MINOR,
+			       NULL), 0);
+	for (i = 0; i < 2; i++) {
+		SYS(touch_start(&t, page_of(&a, i), false, 0));
+		CHECK_EQ(touch_wait(&t, uffd, &msg, WAIT_MS), TOUCH_WAIT_MSG);
+		CHECK_EQ(msg.event, UFFD_EVENT_PAGEFAULT);
+		CHECK_EQ(msg.arg.pagefault.flags, UFFD_PAGEFAULT_FLAG_MINOR);
+		CHECK_EQ(msg.arg.pagefault.address, (uintptr_t)page_of(&a, i));
+		CHECK_EQ(uffd_continue(uffd, page_of(&a, i), a.ps, 0, &out), 0);
+		CHECK_EQ(touch_wait(&t, uffd, &msg, WAIT_MS), TOUCH_WAIT_DONE);
+		CHECK_EQ(t.val, 'N');
+	}
+	return PASS;
+}

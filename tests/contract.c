@@ -380,3 +380,45 @@ int unprivileged(const struct ctx *c)
 		return ret;
 	return user_mode_only();
 }
+
+/*
+ * UFFDIO_POISON ("mm: userfaultfd: add new UFFDIO_POISON ioctl", 6.6):
+ * the page reads as hardware-poisoned: SIGBUS for a user access
+ * (BUS_MCEERR_AR where CONFIG_MEMORY_FAILURE is on, else BUS_ADRERR, as
+ * on UML), EFAULT for a kernel one, EEXIST for a second POISON. Stock
+ * UML 6.12 hits BUG() in handle_page_fault() at the touch; the carried
+ * "um: deliver SIGBUS for VM_FAULT_HWPOISON" fixes it.
+ */
+int poison(const struct ctx *c)
+{
+	struct uffd_msg msg;
+	struct touch t;
+	struct area a;
+	int64_t out;
+	int uffd, zero;
+
+	if (area_alloc(&a, c->mt, 1, PROT_READ | PROT_WRITE))
+		return FAIL;
+	uffd = uffd_for_area(&a, UFFD_FEATURE_POISON,
+			     UFFDIO_REGISTER_MODE_MISSING);
+	if (uffd < 0)
+		return FAIL;
+	CHECK_EQ(uffd_poison(uffd, a.p, a.ps, &out), 0);
+	CHECK_EQ(out, a.ps);
+	CHECK_EQ(uffd_poison(uffd, a.p, a.ps, &out), -EEXIST);
+	CHECK_EQ(out, -EEXIST);
+
+	SYS(touch_start(&t, a.p, false, 0));
+	CHECK_EQ(touch_wait(&t, uffd, &msg, WAIT_MS), TOUCH_WAIT_DONE);
+	CHECK_EQ(t.state, TOUCH_SIGNAL);
+	CHECK_EQ(t.signo, SIGBUS);
+	CHECK(t.si_code == BUS_MCEERR_AR || t.si_code == BUS_ADRERR,
+	      "si_code %d", t.si_code);
+	CHECK_EQ((uintptr_t)t.fault_addr, (uintptr_t)a.p);
+
+	zero = open("/dev/zero", O_RDONLY | O_CLOEXEC);
+	SYS(zero);
+	CHECK_EQ(read(zero, a.p, a.ps), -1);
+	CHECK_EQ(errno, EFAULT);
+	return expect_no_message(uffd);
+}

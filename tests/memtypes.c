@@ -55,8 +55,10 @@ static int hugetlb_available(void)
 
 	if (!huge_page())
 		return skip("hugetlbfs: kernel has no huge page size (CONFIG_HUGETLBFS off)");
-	if (meminfo("HugePages_Free: %lu") < HUGE_PAGES_NEEDED)
-		return skip("hugetlbfs: fewer than %d free huge pages (vm.nr_hugepages)",
+	/* Reserved pages are counted as free but cannot be had. */
+	if (meminfo("HugePages_Free: %lu") - meminfo("HugePages_Rsvd: %lu") <
+	    HUGE_PAGES_NEEDED)
+		return skip("hugetlbfs: fewer than %d free unreserved huge pages (vm.nr_hugepages)",
 			    HUGE_PAGES_NEEDED);
 	fd = memfd_create("uffd-probe", MFD_CLOEXEC | MFD_HUGETLB);
 	if (fd < 0)

@@ -31,6 +31,15 @@ static const struct scenario scenarios[] = {
 	{ "cont-validate", MEM_SHARED, 0, cont_validate },
 	{ "ioctl-advertising", MEM_ALL, 0, ioctl_advertising },
 	{ "minor-register-scope", MEM_ALL, 0, minor_register_scope },
+	{ "minor-no-faultaround", MEM_SHMEM, UFFD_FEATURE_MINOR_SHMEM,
+	  minor_no_faultaround },
+	{ "wp-none-pte", MEM_SHARED, 0, wp_none_pte },
+	{ "wp-unprotect-marker", MEM_FILE, 0, wp_unprotect_marker },
+	{ "wp-zap-marker", MEM_FILE, 0, wp_zap_marker },
+	{ "wp-copy-mode", MEM_ALL, 0, wp_copy_mode },
+	{ "wp-mprotect", MEM_ALL, 0, wp_mprotect },
+	{ "wp-fork", MEM_ALL, UFFD_FEATURE_EVENT_FORK, wp_fork },
+	{ "wp-unpopulated", MEM_ANON, 0, wp_unpopulated },
 	{ "close-blocked-fault", MEM_ALL, 0, close_blocked_fault },
 	{ "close-vs-gup", MEM_ANON, 0, close_vs_gup },
 	{ "api", 0, 0, api_contract },
@@ -43,6 +52,7 @@ static const struct scenario scenarios[] = {
 	{ "event-unmap", MEM_ALL, UFFD_FEATURE_EVENT_UNMAP, event_unmap },
 	{ "sigbus-feature", MEM_ALL, UFFD_FEATURE_SIGBUS, sigbus_feature },
 	{ "unprivileged", 0, 0, unprivileged },
+	{ "poison", MEM_ALL, UFFD_FEATURE_POISON, poison },
 };
 
 static void list(void)

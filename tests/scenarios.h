@@ -43,6 +43,15 @@ int cont_private_cow(const struct ctx *c);
 int cont_validate(const struct ctx *c);
 int ioctl_advertising(const struct ctx *c);
 int minor_register_scope(const struct ctx *c);
+int minor_no_faultaround(const struct ctx *c);
+/* section D: seed 003, write-protect */
+int wp_none_pte(const struct ctx *c);
+int wp_unprotect_marker(const struct ctx *c);
+int wp_zap_marker(const struct ctx *c);
+int wp_copy_mode(const struct ctx *c);
+int wp_mprotect(const struct ctx *c);
+int wp_fork(const struct ctx *c);
+int wp_unpopulated(const struct ctx *c);
 /* section E: seed 004, closing the uffd */
 int close_blocked_fault(const struct ctx *c);
 int close_vs_gup(const struct ctx *c);
@@ -57,5 +66,6 @@ int event_remove(const struct ctx *c);
 int event_unmap(const struct ctx *c);
 int sigbus_feature(const struct ctx *c);
 int unprivileged(const struct ctx *c);
+int poison(const struct ctx *c);
 
 #endif

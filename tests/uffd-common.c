@@ -194,6 +194,19 @@ int uffd_continue(int uffd, void *dst, size_t len, uint64_t mode,
 	return ret;
 }
 
+int uffd_poison(int uffd, void *dst, size_t len, int64_t *out)
+{
+	struct uffdio_poison p = {
+		.range = { .start = (uintptr_t)dst, .len = len },
+		.updated = SENTINEL,
+	};
+	int ret = ioctl(uffd, UFFDIO_POISON, &p) ? -errno : 0;
+
+	if (out)
+		*out = p.updated;
+	return ret;
+}
+
 int uffd_read_msg(int uffd, struct uffd_msg *msg, int timeout_ms)
 {
 	struct pollfd pfd = { .fd = uffd, .events = POLLIN };

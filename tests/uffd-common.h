@@ -156,6 +156,7 @@ int uffd_zeropage(int uffd, void *dst, size_t len, uint64_t mode,
 		  int64_t *out);
 int uffd_continue(int uffd, void *dst, size_t len, uint64_t mode,
 		  int64_t *out);
+int uffd_poison(int uffd, void *dst, size_t len, int64_t *out);
 
 /*
  * Waits up to timeout_ms for a message; returns 1 with *msg filled, 0 on
