@@ -5,6 +5,8 @@ OUT ?= out
 # Set by runner/check; needed only for the guest programs and the rootfs.
 HEADERS ?=
 GEN_INIT_CPIO_SRC ?=
+# tools/testing/selftests/mm of the tree under test (check-kselftest).
+KSELFTEST_SRC ?=
 BUSYBOX ?= /bin/busybox
 MUSL_CC ?= musl-gcc
 CC ?= gcc
@@ -34,6 +36,21 @@ $(GUEST)/tap-runner: runner/tap-runner.c
 $(HOST)/supervise: runner/supervise.c runner/console-scan.c runner/console-scan.h
 	@mkdir -p $(@D)
 	$(CC) $(HOST_CFLAGS) -o $@ runner/supervise.c runner/console-scan.c
+
+# Upstream's own sources, as they are in the tree under test; warnings are
+# theirs to fix, not ours to fail on.
+KSELFTEST_CFLAGS = -static -O2 -w -isystem $(HEADERS) -pthread
+KSELFTEST_COMMON = uffd-common.c vm_util.c thp_settings.c
+$(GUEST)/kselftest/%: $(KSELFTEST_SRC)/%.c $(addprefix $(KSELFTEST_SRC)/,$(KSELFTEST_COMMON) uffd-common.h)
+	@mkdir -p $(@D)
+	cd $(KSELFTEST_SRC) && $(MUSL_CC) $(KSELFTEST_CFLAGS) -o $(abspath $@) $*.c $(KSELFTEST_COMMON)
+
+$(OUT)/rootfs-kselftest.cpio: rootfs/initramfs.list rootfs/kselftest.list rootfs/init $(GUEST)/uffd-scenarios $(GUEST)/tap-runner $(GUEST)/kselftest/uffd-unit-tests $(GUEST)/kselftest/uffd-stress $(HOST)/gen_init_cpio $(BUSYBOX)
+	cat rootfs/initramfs.list rootfs/kselftest.list >$@.list
+	BUSYBOX=$(BUSYBOX) GUEST=$(abspath $(GUEST)) ROOTFS=$(abspath rootfs) \
+		$(HOST)/gen_init_cpio -t 0 $@.list >$@.tmp
+	mv $@.tmp $@
+	rm -f $@.list
 
 $(HOST)/gen_init_cpio: $(GEN_INIT_CPIO_SRC)
 	@mkdir -p $(@D)

@@ -9,6 +9,11 @@
  * Scenario protocol (kselftest's): exit 0 pass, 4 skip (reason on the last
  * "skip: " line), anything else fail. Every output line becomes a TAP
  * diagnostic, so a failure explains itself in the log.
+ *
+ * With -k, upstream kselftest programs run as they are (uffd-unit-tests,
+ * uffd-stress): each "Testing X... done|failed|skipped" line they print is
+ * a TAP result, and a program that prints none is one result by its exit
+ * status. Their count is only known at the end, so is the plan.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -103,37 +108,87 @@ static long now_ms(void)
 
 enum outcome { PASSED, SKIPPED, FAILED };
 
-/*
- * Streams the scenario's output as diagnostics until it exits (its pidfd
- * becomes readable) or the deadline passes.
- */
-static enum outcome run_case(int n, const struct test_case *tc,
-			     int timeout_s)
+static int counts[3], results;
+
+static void result(enum outcome o, const char *name, const char *why)
 {
-	char buf[4096], line[1024], skip_reason[sizeof(line)] = "";
+	results++;
+	counts[o]++;
+	if (o == PASSED)
+		out("ok %d %s", results, name);
+	else if (o == SKIPPED)
+		out("ok %d %s # SKIP %s", results, name, why);
+	else
+		out("not ok %d %s # %s", results, name, why);
+}
+
+/* kselftest output: "Testing <name>... done|skipped [...]|failed [...]". */
+struct ksft_state {
+	char pending[512];	/* a test started and not reported yet */
+};
+
+static bool ksft_line(struct ksft_state *k, const char *line)
+{
+	const char *dots, *verdict;
+	char name[512];
+
+	if (strncmp(line, "Testing ", 8) || !(dots = strstr(line, "... ")))
+		return false;
+	snprintf(name, sizeof(name), "%.*s", (int)(dots - line - 8), line + 8);
+	verdict = dots + 4;
+	if (!*verdict) {
+		snprintf(k->pending, sizeof(k->pending), "%s", name);
+		return false;
+	}
+	k->pending[0] = '\0';
+	if (!strncmp(verdict, "done", 4))
+		result(PASSED, name, NULL);
+	else if (!strncmp(verdict, "skipped", 7))
+		result(SKIPPED, name, verdict + 8);
+	else
+		result(FAILED, name, verdict);
+	return true;
+}
+
+/* How a child ran: what the verdict is made of. */
+struct run {
+	int status;
+	bool timed_out;
+	char skip_reason[1024];
+};
+
+/*
+ * Runs argv in its own process group, feeding each output line to
+ * on_line (or printing it as a diagnostic when on_line declines it) until
+ * the child exits (its pidfd becomes readable) or the deadline passes.
+ */
+static void run_child(char *const argv[], int timeout_s,
+		      bool (*on_line)(void *arg, const char *line), void *arg,
+		      struct run *run)
+{
+	char buf[4096], line[1024];
 	size_t len = 0;
 	long deadline = now_ms() + timeout_s * 1000L;
-	bool timed_out = false, eof = false, exited = false;
-	int pfd[2], pidfd, status;
+	bool eof = false, exited = false;
+	int pfd[2], pidfd;
 	pid_t pid;
 
-	if (pipe2(pfd, O_CLOEXEC)) {
-		out("not ok %d %s # pipe: %s", n, tc->id, strerror(errno));
-		return FAILED;
-	}
+	memset(run, 0, sizeof(*run));
+	run->status = 127 << 8;
+	if (pipe2(pfd, O_CLOEXEC))
+		return;
 	pid = fork();
 	if (pid == 0) {
 		setpgid(0, 0);
 		dup2(pfd[1], STDOUT_FILENO);
 		dup2(pfd[1], STDERR_FILENO);
-		execl(tc->bin, tc->bin, tc->id, (char *)NULL);
+		execv(argv[0], argv);
 		_exit(127);
 	}
 	close(pfd[1]);
 	if (pid < 0) {
 		close(pfd[0]);
-		out("not ok %d %s # fork: %s", n, tc->id, strerror(errno));
-		return FAILED;
+		return;
 	}
 	setpgid(pid, pid);
 	pidfd = syscall(SYS_pidfd_open, pid, 0);
@@ -147,7 +202,7 @@ static enum outcome run_case(int n, const struct test_case *tc,
 		ssize_t r;
 
 		if (left <= 0) {
-			timed_out = true;
+			run->timed_out = true;
 			break;
 		}
 		if (poll(p, 2, left) < 0 && errno != EINTR)
@@ -172,61 +227,107 @@ static enum outcome run_case(int n, const struct test_case *tc,
 			len = 0;
 			/* The reason goes into the SKIP directive instead. */
 			if (!strncmp(line, "skip: ", 6))
-				snprintf(skip_reason, sizeof(skip_reason),
-					 "%s", line + 6);
-			else
+				snprintf(run->skip_reason,
+					 sizeof(run->skip_reason), "%s",
+					 line + 6);
+			else if (!on_line || !on_line(arg, line))
 				out("# %s", line);
 		}
-		/* The scenario is gone; whatever it forked goes with it. */
+		/* The child is gone; whatever it forked goes with it. */
 		if (exited)
 			kill(-pid, SIGKILL);
 	}
 	kill(-pid, SIGKILL);
-	waitpid(pid, &status, 0);
+	waitpid(pid, &run->status, 0);
 	close(pfd[0]);
 	if (pidfd >= 0)
 		close(pidfd);
+}
 
-	if (timed_out) {
-		out("not ok %d %s # TIMEOUT after %ds", n, tc->id, timeout_s);
-		return FAILED;
+/* The verdict of a child that is one result by itself. */
+static void result_of(const struct run *run, const char *name, int timeout_s)
+{
+	char why[1100];
+
+	if (run->timed_out) {
+		snprintf(why, sizeof(why), "TIMEOUT after %ds", timeout_s);
+		result(FAILED, name, why);
+	} else if (WIFSIGNALED(run->status)) {
+		snprintf(why, sizeof(why), "killed by signal %d (%s)",
+			 WTERMSIG(run->status), strsignal(WTERMSIG(run->status)));
+		result(FAILED, name, why);
+	} else if (WEXITSTATUS(run->status) == 0) {
+		result(PASSED, name, NULL);
+	} else if (WEXITSTATUS(run->status) == SKIP_EXIT) {
+		result(SKIPPED, name, *run->skip_reason ? run->skip_reason :
+		       "no reason given");
+	} else {
+		snprintf(why, sizeof(why), "exit status %d",
+			 WEXITSTATUS(run->status));
+		result(FAILED, name, why);
 	}
-	if (WIFSIGNALED(status)) {
-		out("not ok %d %s # killed by signal %d (%s)", n, tc->id,
-		    WTERMSIG(status), strsignal(WTERMSIG(status)));
-		return FAILED;
-	}
-	switch (WEXITSTATUS(status)) {
-	case 0:
-		out("ok %d %s", n, tc->id);
-		return PASSED;
-	case SKIP_EXIT:
-		out("ok %d %s # SKIP %s", n, tc->id,
-		    *skip_reason ? skip_reason : "no reason given");
-		return SKIPPED;
-	default:
-		out("not ok %d %s # exit status %d", n, tc->id,
-		    WEXITSTATUS(status));
-		return FAILED;
-	}
+}
+
+static void run_case(const struct test_case *tc, int timeout_s)
+{
+	char *const argv[] = { (char *)tc->bin, tc->id, NULL };
+	struct run run;
+
+	run_child(argv, timeout_s, NULL, NULL, &run);
+	result_of(&run, tc->id, timeout_s);
+}
+
+static bool ksft_on_line(void *arg, const char *line)
+{
+	return ksft_line(arg, line);
+}
+
+/* An upstream kselftest program, given as one space-separated string. */
+static void run_kselftest(const char *cmdline, int timeout_s)
+{
+	char buf[512], *argv[16], *save, *tok;
+	struct ksft_state k = { "" };
+	int argc = 0, before = results, failed_before = counts[FAILED];
+	struct run run;
+
+	snprintf(buf, sizeof(buf), "%s", cmdline);
+	for (tok = strtok_r(buf, " ", &save); tok && argc < 15;
+	     tok = strtok_r(NULL, " ", &save))
+		argv[argc++] = tok;
+	argv[argc] = NULL;
+	if (!argc)
+		return;
+	run_child(argv, timeout_s, ksft_on_line, &k, &run);
+	/*
+	 * A test that started and never reported died with the program; a
+	 * program that reported nothing, or failed without saying where, is
+	 * a result of its own.
+	 */
+	if (k.pending[0] || results == before)
+		result_of(&run, k.pending[0] ? k.pending : cmdline, timeout_s);
+	else if (counts[FAILED] == failed_before &&
+		 (run.timed_out || WIFSIGNALED(run.status) ||
+		  (WEXITSTATUS(run.status) &&
+		   WEXITSTATUS(run.status) != SKIP_EXIT)))
+		result_of(&run, cmdline, timeout_s);
 }
 
 static void usage(void)
 {
 	fprintf(stderr,
-		"usage: tap-runner [-t scenario-timeout-s] [-f glob[,glob...]]\n"
-		"                  [-e exitcode-file] [-p] binary...\n");
+		"usage: tap-runner [-t timeout-s] [-f glob[,glob...]] [-e exitcode-file]\n"
+		"                  [-p] [-k kselftest-command]... [binary...]\n");
 	exit(2);
 }
 
 int main(int argc, char **argv)
 {
-	const char *filters = NULL, *exitcode_file = NULL;
-	int timeout_s = 30, counts[3] = { 0 }, opt, i, verdict;
+	const char *filters = NULL, *exitcode_file = NULL, *ksft[16];
+	int timeout_s = 30, opt, i, verdict, nr_ksft = 0;
 	bool poweroff = false;
 	FILE *f;
 
-	while ((opt = getopt(argc, argv, "t:f:e:p")) != -1) {
+	while ((opt = getopt(argc, argv, "t:f:e:pk:")) != -1) {
 		switch (opt) {
 		case 't':
 			timeout_s = atoi(optarg);
@@ -240,23 +341,35 @@ int main(int argc, char **argv)
 		case 'p':
 			poweroff = true;
 			break;
+		case 'k':
+			if (nr_ksft < 16)
+				ksft[nr_ksft++] = optarg;
+			break;
 		default:
 			usage();
 		}
 	}
-	if (optind >= argc || timeout_s <= 0)
+	if ((optind >= argc && !nr_ksft) || timeout_s <= 0)
 		usage();
 
 	out("TAP version 13");
 	for (i = optind; i < argc; i++)
 		if (list_cases(argv[i], filters))
 			out("# cannot list scenarios of %s", argv[i]);
-	if (nr_cases)
-		out("1..%d", nr_cases);
-	else
-		out("1..0 # SKIP no scenario matches %s", filters ? filters : "");
+	/* kselftest programs are counted as they go: plan at the end. */
+	if (!nr_ksft) {
+		if (nr_cases)
+			out("1..%d", nr_cases);
+		else
+			out("1..0 # SKIP no scenario matches %s",
+			    filters ? filters : "");
+	}
 	for (i = 0; i < nr_cases; i++)
-		counts[run_case(i + 1, &cases[i], timeout_s)]++;
+		run_case(&cases[i], timeout_s);
+	for (i = 0; i < nr_ksft; i++)
+		run_kselftest(ksft[i], timeout_s);
+	if (nr_ksft)
+		out("1..%d", results);
 	out("# pass %d skip %d fail %d", counts[PASSED], counts[SKIPPED],
 	    counts[FAILED]);
 

@@ -55,6 +55,11 @@ int wp_unpopulated(const struct ctx *c);
 /* section E: seed 004, closing the uffd */
 int close_blocked_fault(const struct ctx *c);
 int close_vs_gup(const struct ctx *c);
+/* hugetlb memory itself (UML hugetlbfs support) */
+int hugetlb_uaccess(const struct ctx *c);
+int hugetlb_futex(const struct ctx *c);
+int hugetlb_fork_cow(const struct ctx *c);
+int hugetlb_pool(const struct ctx *c);
 /* section F: API contract */
 int api_contract(const struct ctx *c);
 int register_contract(const struct ctx *c);
