@@ -397,7 +397,7 @@ int poison(const struct ctx *c)
 	int64_t out;
 	int uffd, zero;
 
-	if (area_alloc(&a, c->mt, 1, PROT_READ | PROT_WRITE))
+	if (area_alloc(&a, c->mt, 2, PROT_READ | PROT_WRITE))
 		return FAIL;
 	uffd = uffd_for_area(&a, UFFD_FEATURE_POISON,
 			     UFFDIO_REGISTER_MODE_MISSING);
@@ -420,5 +420,17 @@ int poison(const struct ctx *c)
 	SYS(zero);
 	CHECK_EQ(read(zero, a.p, a.ps), -1);
 	CHECK_EQ(errno, EFAULT);
+	if (expect_no_message(uffd))
+		return FAIL;
+
+	/* As monitors use it: a blocked MISSING fault answered by POISON. */
+	SYS(touch_start(&t, page_of(&a, 1), false, 0));
+	CHECK_EQ(touch_wait(&t, uffd, &msg, WAIT_MS), TOUCH_WAIT_MSG);
+	CHECK_EQ(msg.arg.pagefault.address, (uintptr_t)page_of(&a, 1));
+	CHECK_EQ(uffd_poison(uffd, page_of(&a, 1), a.ps, &out), 0);
+	CHECK_EQ(touch_wait(&t, uffd, &msg, WAIT_MS), TOUCH_WAIT_DONE);
+	CHECK_EQ(t.state, TOUCH_SIGNAL);
+	CHECK_EQ(t.signo, SIGBUS);
+	CHECK_EQ((uintptr_t)t.fault_addr, (uintptr_t)page_of(&a, 1));
 	return expect_no_message(uffd);
 }
