@@ -9,7 +9,7 @@
 # 1 through question mode (-q), the only way make exits 1, and 2 through
 # $(error) carrying the driver's one-line message.
 
-GOALS := check test soak check-kselftest
+GOALS := check test soak check-kselftest mutants
 GOAL := $(firstword $(filter $(GOALS),$(MAKECMDGOALS)))
 STATUS := out/.status-$(GOAL).mk
 
