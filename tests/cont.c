@@ -35,7 +35,7 @@ static uint64_t cont_mode(const struct ctx *c)
  * CONTINUE on a MISSING-only range (probed on page probe, which must be
  * in the page cache and not mapped yet).
  */
-static int cont_setup(const struct ctx *c, const struct area *a, int *uffd)
+static int cont_register(const struct ctx *c, char *p, size_t len, int *uffd)
 {
 	uint64_t mode = cont_mode(c);
 
@@ -43,7 +43,16 @@ static int cont_setup(const struct ctx *c, const struct area *a, int *uffd)
 			 (mode == UFFDIO_REGISTER_MODE_MINOR ?
 			  minor_feature(c->mt) : 0));
 	SYS(*uffd);
-	CHECK_EQ(uffd_register(*uffd, a->p, a->len, mode, NULL), 0);
+	CHECK_EQ(uffd_register(*uffd, p, len, mode, NULL), 0);
+	return PASS;
+}
+
+static int cont_setup(const struct ctx *c, const struct area *a, int *uffd)
+{
+	uint64_t mode = cont_mode(c);
+
+	if (cont_register(c, a->p, a->len, uffd))
+		return FAIL;
 	if (mode == UFFDIO_REGISTER_MODE_MISSING)
 		diag("no %s on this kernel: CONTINUE through MISSING registration",
 		     uffd_feature_name(minor_feature(c->mt)));
@@ -159,11 +168,8 @@ static int cont_force_write(const struct ctx *c, int fd, char *map)
 	int uffd;
 	char b;
 
-	uffd = uffd_new(c->mt->missing_feature |
-			(cont_mode(c) == UFFDIO_REGISTER_MODE_MINOR ?
-			 minor_feature(c->mt) : 0));
-	SYS(uffd);
-	CHECK_EQ(uffd_register(uffd, map, 2 * ps, cont_mode(c), NULL), 0);
+	if (cont_register(c, map, 2 * ps, &uffd))
+		return FAIL;
 	CHECK_EQ(uffd_continue(uffd, map + ps, ps, 0, &out), 0);
 	if (write_proc_mem(map + ps, 'Y', &refused))
 		return FAIL;

@@ -133,19 +133,6 @@ int copy_errors(const struct ctx *c)
 	return PASS;
 }
 
-static long fork_and_reap(void *arg)
-{
-	int status;
-	pid_t pid = fork();
-
-	(void)arg;
-	if (pid == 0)
-		_exit(0);
-	if (pid < 0)
-		return -1;
-	return waitpid(pid, &status, 0) == pid ? 0 : -1;
-}
-
 /*
  * F3. A fill through the uffd of a process that is gone is ESRCH, and
  * the output field is not written ("userfaultfd: don't pin the user

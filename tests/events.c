@@ -28,19 +28,6 @@ struct trigger {
 	char *target;	/* free address range for mremap */
 };
 
-static long do_fork(void *arg)
-{
-	int status;
-	pid_t pid = fork();
-
-	(void)arg;
-	if (pid == 0)
-		_exit(0);
-	if (pid < 0)
-		return -1;
-	return waitpid(pid, &status, 0) == pid ? 0 : -1;
-}
-
 static long do_remap(void *arg)
 {
 	struct trigger *t = arg;
@@ -71,7 +58,7 @@ struct event_op {
 };
 
 static const struct event_op fork_op = {
-	UFFD_FEATURE_EVENT_FORK, UFFD_EVENT_FORK, do_fork };
+	UFFD_FEATURE_EVENT_FORK, UFFD_EVENT_FORK, fork_and_reap };
 static const struct event_op remap_op = {
 	UFFD_FEATURE_EVENT_REMAP, UFFD_EVENT_REMAP, do_remap };
 static const struct event_op remove_op = {

@@ -109,17 +109,7 @@ int hugetlb_fork_cow(const struct ctx *c)
 
 static unsigned long free_huge(void)
 {
-	unsigned long v = 0;
-	char line[128];
-	FILE *f = fopen("/proc/meminfo", "re");
-
-	if (!f)
-		return 0;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "HugePages_Free: %lu", &v) == 1)
-			break;
-	fclose(f);
-	return v;
+	return meminfo("HugePages_Free: %lu");
 }
 
 /*

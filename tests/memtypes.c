@@ -21,7 +21,7 @@ static size_t small_page(void)
 	return sysconf(_SC_PAGESIZE);
 }
 
-static unsigned long meminfo(const char *fmt)
+unsigned long meminfo(const char *fmt)
 {
 	unsigned long v = 0;
 	char line[128];

@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "uffd-common.h"
@@ -366,6 +367,19 @@ int bg_start(struct bg *b, long (*fn)(void *), void *arg)
 	if (pipe2(b->done_pipe, O_CLOEXEC))
 		return -errno;
 	return -pthread_create(&b->thread, NULL, bg_thread, b);
+}
+
+long fork_and_reap(void *unused)
+{
+	int status;
+	pid_t pid = fork();
+
+	(void)unused;
+	if (pid == 0)
+		_exit(0);
+	if (pid < 0)
+		return -1;
+	return waitpid(pid, &status, 0) == pid ? 0 : -1;
 }
 
 int bg_done(struct bg *b, int timeout_ms)

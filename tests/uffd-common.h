@@ -209,6 +209,8 @@ struct bg {
 };
 
 int bg_start(struct bg *b, long (*fn)(void *), void *arg);
+/* For bg_start(): fork a child that exits at once, and reap it. */
+long fork_and_reap(void *unused);
 /* 1 once fn has returned, 0 if it is still running after timeout_ms. */
 int bg_done(struct bg *b, int timeout_ms);
 /* Waits (bounded) and joins; -ETIMEDOUT if fn is stuck. */
@@ -237,6 +239,8 @@ long file_blocks(int fd);
 bool all_bytes(const void *p, char c, size_t len);
 int reopen_fd(int fd, int flags);
 unsigned long tainted(void);
+/* A /proc/meminfo value, by its sscanf format ("HugePages_Free: %lu"). */
+unsigned long meminfo(const char *fmt);
 /* UML reports its CPU as "UML" in /proc/cpuinfo. */
 bool running_on_uml(void);
 

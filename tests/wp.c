@@ -61,6 +61,20 @@ static int expect_wp_fault(int uffd, char *page, size_t ps, char val)
 	return PASS;
 }
 
+/* One populated page holding val, registered WP and protected. */
+static int wp_page(const struct ctx *c, struct area *a, char val, int *uffd)
+{
+	if (area_alloc(a, c->mt, 1, PROT_READ | PROT_WRITE))
+		return FAIL;
+	a->p[0] = val;
+	*uffd = uffd_new(wp_features(c->mt));
+	SYS(*uffd);
+	CHECK_EQ(uffd_register(*uffd, a->p, a->len, UFFDIO_REGISTER_MODE_WP,
+			       NULL), 0);
+	CHECK_EQ(wp_range(*uffd, a->p, a->len, true), 0);
+	return PASS;
+}
+
 static int expect_no_wp_fault(int uffd, char *page, char val)
 {
 	struct uffd_msg msg;
@@ -175,13 +189,8 @@ int wp_zap_marker(const struct ctx *c)
 
 	if (need_wp(c))
 		return SKIP;
-	if (area_alloc(&a, c->mt, 1, PROT_READ | PROT_WRITE))
+	if (wp_page(c, &a, 'Z', &uffd))
 		return FAIL;
-	a.p[0] = 'Z';
-	uffd = uffd_new(wp_features(c->mt));
-	SYS(uffd);
-	CHECK_EQ(uffd_register(uffd, a.p, a.len, UFFDIO_REGISTER_MODE_WP, NULL), 0);
-	CHECK_EQ(wp_range(uffd, a.p, a.len, true), 0);
 	CHECK_EQ(pagemap_entry(a.p) & (PM_PRESENT | PM_UFFD_WP),
 		 PM_PRESENT | PM_UFFD_WP);
 	SYS(madvise(a.p, a.len, MADV_DONTNEED));
@@ -230,13 +239,8 @@ int wp_mprotect(const struct ctx *c)
 
 	if (need_wp(c))
 		return SKIP;
-	if (area_alloc(&a, c->mt, 1, PROT_READ | PROT_WRITE))
+	if (wp_page(c, &a, 'P', &uffd))
 		return FAIL;
-	a.p[0] = 'P';
-	uffd = uffd_new(wp_features(c->mt));
-	SYS(uffd);
-	CHECK_EQ(uffd_register(uffd, a.p, a.len, UFFDIO_REGISTER_MODE_WP, NULL), 0);
-	CHECK_EQ(wp_range(uffd, a.p, a.len, true), 0);
 	SYS(mprotect(a.p, a.len, PROT_READ));
 	SYS(mprotect(a.p, a.len, PROT_READ | PROT_WRITE));
 	CHECK_EQ(pagemap_entry(a.p) & PM_UFFD_WP, PM_UFFD_WP);
