@@ -312,6 +312,24 @@ static void run_kselftest(const char *cmdline, int timeout_s)
 		result_of(&run, cmdline, timeout_s);
 }
 
+/*
+ * After the run, in the guest: any taint (a WARN, a BUG, a bad page)
+ * means the kernel misbehaved, whatever the scenarios saw.
+ */
+static void check_taint(void)
+{
+	unsigned long taint = 0;
+	char why[64];
+	FILE *f = fopen("/proc/sys/kernel/tainted", "re");
+
+	if (!f || fscanf(f, "%lu", &taint) != 1)
+		taint = ~0UL;
+	if (f)
+		fclose(f);
+	snprintf(why, sizeof(why), "tainted=%#lx", taint);
+	result(taint ? FAILED : PASSED, "kernel-untainted", why);
+}
+
 static void usage(void)
 {
 	fprintf(stderr,
@@ -356,18 +374,18 @@ int main(int argc, char **argv)
 	for (i = optind; i < argc; i++)
 		if (list_cases(argv[i], filters))
 			out("# cannot list scenarios of %s", argv[i]);
-	/* kselftest programs are counted as they go: plan at the end. */
-	if (!nr_ksft) {
-		if (nr_cases)
-			out("1..%d", nr_cases);
-		else
-			out("1..0 # SKIP no scenario matches %s",
-			    filters ? filters : "");
-	}
+	/*
+	 * kselftest programs are counted as they go: plan at the end. The
+	 * guest run (-e) ends with the taint check.
+	 */
+	if (!nr_ksft)
+		out("1..%d", nr_cases + (exitcode_file ? 1 : 0));
 	for (i = 0; i < nr_cases; i++)
 		run_case(&cases[i], timeout_s);
 	for (i = 0; i < nr_ksft; i++)
 		run_kselftest(ksft[i], timeout_s);
+	if (exitcode_file)
+		check_taint();
 	if (nr_ksft)
 		out("1..%d", results);
 	out("# pass %d skip %d fail %d", counts[PASSED], counts[SKIPPED],

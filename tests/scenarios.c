@@ -129,13 +129,13 @@ found:
 
 int main(int argc, char **argv)
 {
-	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (argc == 2 && !strcmp(argv[1], "--list")) {
 		list();
 		return 0;
 	}
+	/* _exit(): see diag(); every line has been written already. */
 	if (argc == 2)
-		return run(argv[1]);
+		_exit(run(argv[1]));
 	fprintf(stderr, "usage: uffd-scenarios --list | <scenario>[/<memtype>]\n");
 	return 2;
 }

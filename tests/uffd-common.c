@@ -15,15 +15,31 @@
 
 #include "uffd-common.h"
 
+/*
+ * One write() per line, no stdio: a thread blocked in fork() (a FORK event
+ * nobody read yet) holds libc's stdio locks, and a failing check must
+ * still be able to say why and exit.
+ */
+static void vline(const char *prefix, const char *fmt, va_list ap)
+{
+	char buf[1024];
+	int n = snprintf(buf, sizeof(buf), "%s", prefix);
+
+	n += vsnprintf(buf + n, sizeof(buf) - n - 1, fmt, ap);
+	if (n > (int)sizeof(buf) - 2)
+		n = sizeof(buf) - 2;
+	buf[n++] = '\n';
+	if (write(STDOUT_FILENO, buf, n) < 0)
+		_exit(FAIL);
+}
+
 void diag(const char *fmt, ...)
 {
 	va_list ap;
 
 	va_start(ap, fmt);
-	vprintf(fmt, ap);
+	vline("", fmt, ap);
 	va_end(ap);
-	putchar('\n');
-	fflush(stdout);
 }
 
 /* The runner takes the reason from the last "skip: " line. */
@@ -31,12 +47,9 @@ int skip(const char *fmt, ...)
 {
 	va_list ap;
 
-	fputs("skip: ", stdout);
 	va_start(ap, fmt);
-	vprintf(fmt, ap);
+	vline("skip: ", fmt, ap);
 	va_end(ap);
-	putchar('\n');
-	fflush(stdout);
 	return SKIP;
 }
 
