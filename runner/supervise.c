@@ -132,7 +132,10 @@ static pid_t start_guest(char **argv, int out_fd, const char *physmem)
 	dup2(null, STDIN_FILENO);
 	dup2(out_fd, STDOUT_FILENO);
 	dup2(out_fd, STDERR_FILENO);
-	/* See DEVELOPERS.md: the host glibc's rseq area breaks UML's stubs. */
+	/*
+	 * The carried "um: unregister the host's rseq area ..." fixes static
+	 * UML builds; the tunable keeps kernels without it bootable too.
+	 */
 	setenv("GLIBC_TUNABLES", "glibc.pthread.rseq=0", 1);
 	if (physmem)
 		setenv("TMPDIR", physmem, 1);
