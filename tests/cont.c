@@ -59,11 +59,25 @@ static int cont_setup(const struct ctx *c, const struct area *a, int *uffd)
 	return PASS;
 }
 
-static int cont_skip_if_refused(int ret, const struct ctx *c)
+/*
+ * Registers a for CONTINUE and continues page n, which must be in the page
+ * cache and not mapped: PASS with it mapped, SKIP if this kernel refuses
+ * CONTINUE on a MISSING-only range, FAIL otherwise.
+ */
+static int cont_first(const struct ctx *c, struct area *a, int *uffd,
+		      size_t n)
 {
+	int64_t out;
+	int ret;
+
+	if (cont_setup(c, a, uffd))
+		return FAIL;
+	ret = uffd_continue(*uffd, page_of(a, n), a->ps, 0, &out);
 	if (ret == -EINVAL && cont_mode(c) == UFFDIO_REGISTER_MODE_MISSING)
 		return skip("kernel lacks UFFD_FEATURE_%s and refuses CONTINUE on MISSING ranges",
 			    uffd_feature_name(minor_feature(c->mt)));
+	CHECK_EQ(ret, 0);
+	CHECK_EQ(out, a->ps);
 	return PASS;
 }
 
@@ -83,14 +97,9 @@ int cont_basic(const struct ctx *c)
 		return FAIL;
 	memset(a.alias, 'D', a.ps);
 	memset(a.alias + 2 * a.ps, 'E', a.ps);
-	if (cont_setup(c, &a, &uffd))
-		return FAIL;
-
-	ret = uffd_continue(uffd, page_of(&a, 0), a.ps, 0, &out);
-	if (cont_skip_if_refused(ret, c))
-		return SKIP;
-	CHECK_EQ(ret, 0);
-	CHECK_EQ(out, a.ps);
+	ret = cont_first(c, &a, &uffd, 0);
+	if (ret)
+		return ret;
 	CHECK_EQ(pagemap_entry(page_of(&a, 0)) & (PM_PRESENT | PM_FILE),
 		 PM_PRESENT | PM_FILE);
 	CHECK(all_bytes(page_of(&a, 0), 'D', a.ps), "page 0 does not show the file");
@@ -113,19 +122,14 @@ int cont_basic(const struct ctx *c)
 int cont_fallocated(const struct ctx *c)
 {
 	struct area a;
-	int64_t out;
 	int uffd, ret;
 
 	if (area_alloc(&a, c->mt, 2, PROT_READ | PROT_WRITE))
 		return FAIL;
 	SYS(fallocate(a.fd, 0, 0, a.ps));
-	if (cont_setup(c, &a, &uffd))
-		return FAIL;
-	ret = uffd_continue(uffd, page_of(&a, 0), a.ps, 0, &out);
-	if (cont_skip_if_refused(ret, c))
-		return SKIP;
-	CHECK_EQ(ret, 0);
-	CHECK_EQ(out, a.ps);
+	ret = cont_first(c, &a, &uffd, 0);
+	if (ret)
+		return ret;
 	CHECK(all_bytes(page_of(&a, 0), 0, a.ps), "fallocated page not zero");
 	return PASS;
 }
@@ -196,19 +200,15 @@ static int cont_force_write(const struct ctx *c, int fd, char *map)
 int cont_private_cow(const struct ctx *c)
 {
 	struct area a;
-	int64_t out;
 	int uffd, ret, ro, sealed;
 	char *map, b;
 
 	if (area_alloc(&a, c->mt, 2, PROT_READ | PROT_WRITE))
 		return FAIL;
 	memset(a.alias + a.ps, 'D', a.ps);
-	if (cont_setup(c, &a, &uffd))
-		return FAIL;
-	ret = uffd_continue(uffd, page_of(&a, 1), a.ps, 0, &out);
-	if (cont_skip_if_refused(ret, c))
-		return SKIP;
-	CHECK_EQ(ret, 0);
+	ret = cont_first(c, &a, &uffd, 1);
+	if (ret)
+		return ret;
 	CHECK_EQ(pagemap_entry(page_of(&a, 1)) & PM_FILE, PM_FILE);
 
 	page_of(&a, 1)[0] = 'X';
@@ -274,12 +274,9 @@ int cont_validate(const struct ctx *c)
 	if (area_alloc_sized(&a, c->mt, 6, 4, PROT_READ | PROT_WRITE))
 		return FAIL;
 	memset(a.alias, 'D', 4 * a.ps);
-	if (cont_setup(c, &a, &uffd))
-		return FAIL;
-	ret = uffd_continue(uffd, page_of(&a, 0), a.ps, 0, &out);
-	if (cont_skip_if_refused(ret, c))
-		return SKIP;
-	CHECK_EQ(ret, 0);
+	ret = cont_first(c, &a, &uffd, 0);
+	if (ret)
+		return ret;
 
 	CHECK_EQ(uffd_continue(uffd, page_of(&a, 1), a.ps, 1ULL << 2, &out), -EINVAL);
 	CHECK_EQ(out, SENTINEL);
