@@ -91,19 +91,6 @@ int event_fork(const struct ctx *c)
 	return expect_no_message(uffd);
 }
 
-struct move {
-	char *from, *to;
-	size_t len;
-};
-
-static long do_move(void *arg)
-{
-	struct move *m = arg;
-
-	return mremap(m->from, m->len, m->len, MREMAP_MAYMOVE | MREMAP_FIXED,
-		      m->to) == MAP_FAILED ? -1 : 0;
-}
-
 /*
  * With EVENT_REMAP, mremap reports {from, to, len} and the moved range
  * stays registered; without it, the moved range is no longer registered.

@@ -163,20 +163,6 @@ int eagain_unmap(const struct ctx *c)
 	return eagain(c, &unmap_op);
 }
 
-struct remap_all {
-	struct area *a;
-	char *target;
-};
-
-static long do_remap_all(void *arg)
-{
-	struct remap_all *r = arg;
-	void *p = mremap(r->a->p, r->a->len, r->a->len,
-			 MREMAP_MAYMOVE | MREMAP_FIXED, r->target);
-
-	return p == MAP_FAILED ? -1 : 0;
-}
-
 /*
  * B2. Fixed by a759a909d42d ("userfaultfd: change mmap_changing to atomic
  * counter"): mremap raises it twice (REMAP, UNMAP of the old range); after
@@ -186,7 +172,7 @@ static long do_remap_all(void *arg)
 int eagain_counter(const struct ctx *c)
 {
 	struct uffd_msg msg;
-	struct remap_all r;
+	struct move m;
 	struct area a, b;
 	struct bg bg;
 	int64_t out;
@@ -204,16 +190,15 @@ int eagain_counter(const struct ctx *c)
 	CHECK_EQ(uffd_register(uffd, b.p, b.len, UFFDIO_REGISTER_MODE_MISSING,
 			       NULL), 0);
 	src = src_pages(a.ps, 'B');
-	r.a = &a;
-	r.target = reserve_range(a.len, a.ps);
-	if (!src || !r.target)
+	m = (struct move){ a.p, reserve_range(a.len, a.ps), a.len };
+	if (!src || !m.to)
 		return FAIL;
 
-	SYS(bg_start(&bg, do_remap_all, &r));
+	SYS(bg_start(&bg, do_move, &m));
 	if (expect_event(uffd, UFFD_EVENT_REMAP, &msg))
 		return FAIL;
 	CHECK_EQ(msg.arg.remap.from, (uintptr_t)a.p);
-	CHECK_EQ(msg.arg.remap.to, (uintptr_t)r.target);
+	CHECK_EQ(msg.arg.remap.to, (uintptr_t)m.to);
 	CHECK_EQ(msg.arg.remap.len, a.len);
 	/* The producer has queued UNMAP: one of its two raises is left. */
 	if (expect_event_queued(uffd))

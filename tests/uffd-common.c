@@ -395,6 +395,14 @@ long fork_and_reap(void *unused)
 	return waitpid(pid, &status, 0) == pid ? 0 : -1;
 }
 
+long do_move(void *move)
+{
+	struct move *m = move;
+
+	return mremap(m->from, m->len, m->len, MREMAP_MAYMOVE | MREMAP_FIXED,
+		      m->to) == MAP_FAILED ? -1 : 0;
+}
+
 int bg_done(struct bg *b, int timeout_ms)
 {
 	struct pollfd pfd = { .fd = b->done_pipe[0], .events = POLLIN };

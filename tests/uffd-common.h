@@ -211,6 +211,12 @@ struct bg {
 int bg_start(struct bg *b, long (*fn)(void *), void *arg);
 /* For bg_start(): fork a child that exits at once, and reap it. */
 long fork_and_reap(void *unused);
+/* For bg_start(): mremap(MAYMOVE|FIXED) len bytes from from to to. */
+struct move {
+	char *from, *to;
+	size_t len;
+};
+long do_move(void *move);
 /* 1 once fn has returned, 0 if it is still running after timeout_ms. */
 int bg_done(struct bg *b, int timeout_ms);
 /* Waits (bounded) and joins; -ETIMEDOUT if fn is stuck. */
