@@ -5,9 +5,14 @@
  *   uffd-scenarios <id>        run one; exit 0 pass, 1 fail, 4 skip
  */
 #include <stdlib.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
 #include "scenarios.h"
+
+/* 6.14, and the 6.12.y backport; 6.1.y returns NOPAGE and livelocks. */
+static const struct since release_hang_fix = {
+	"mm/userfaultfd: Fix release hang over concurrent GUP", 6, 12 };
 
 static const struct scenario scenarios[] = {
 	{ "fault-roundtrip", MEM_ALL, 0, fault_roundtrip },
@@ -41,7 +46,7 @@ static const struct scenario scenarios[] = {
 	{ "wp-fork", MEM_ALL, UFFD_FEATURE_EVENT_FORK, wp_fork },
 	{ "wp-unpopulated", MEM_ANON, 0, wp_unpopulated },
 	{ "close-blocked-fault", MEM_ALL, 0, close_blocked_fault },
-	{ "close-vs-gup", MEM_ANON, 0, close_vs_gup },
+	{ "close-vs-gup", MEM_ANON, 0, close_vs_gup, &release_hang_fix },
 	{ "hugetlb-uaccess", MEM_HUGETLB | MEM_HUGETLB_PRIV, 0, hugetlb_uaccess },
 	{ "hugetlb-futex", MEM_HUGETLB | MEM_HUGETLB_PRIV, 0, hugetlb_futex },
 	{ "hugetlb-fork-cow", MEM_HUGETLB_PRIV, 0, hugetlb_fork_cow },
@@ -81,6 +86,13 @@ static int check_needs(const struct scenario *s, struct ctx *c)
 	uint64_t need = s->features, bit;
 	int ret;
 
+	if (s->since && kernel_older_than(s->since->major, s->since->minor)) {
+		struct utsname u;
+
+		uname(&u);
+		return skip("Linux %s predates \"%s\" (%d.%d)", u.release,
+			    s->since->change, s->since->major, s->since->minor);
+	}
 	c->features = uffd_kernel_features();
 	if (c->mt) {
 		ret = c->mt->available();

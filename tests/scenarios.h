@@ -14,11 +14,22 @@ struct ctx {
 	uint64_t features;		/* what the running kernel advertises */
 };
 
+/*
+ * An upstream change a scenario's expectation rests on, for behaviour that
+ * no UFFDIO_API bit announces: kernels older than the first release line
+ * that has it (mainline or stable backport) SKIP, naming it.
+ */
+struct since {
+	const char *change;	/* commit subject */
+	int major, minor;
+};
+
 struct scenario {
 	const char *name;
 	unsigned int mem;	/* MEM_* types it runs on, 0: none in particular */
 	uint64_t features;	/* UFFD_FEATURE_* it needs */
 	int (*run)(const struct ctx *c);
+	const struct since *since;
 };
 
 /* section A: seed 000, "userfaultfd shmem updates" */

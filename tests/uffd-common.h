@@ -19,7 +19,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/types.h>
-#include <linux/userfaultfd.h>
+#include "uffd-uapi.h"
 
 /* kselftest exit codes, which the guest runner understands. */
 enum result { PASS = 0, FAIL = 1, SKIP = 4 };
@@ -249,6 +249,8 @@ unsigned long tainted(void);
 unsigned long meminfo(const char *fmt);
 /* UML reports its CPU as "UML" in /proc/cpuinfo. */
 bool running_on_uml(void);
+/* The running kernel's release (uname -r) is below major.minor. */
+bool kernel_older_than(int major, int minor);
 
 /* Bounded waits for events that must happen (a message, a thread). */
 #define WAIT_MS 5000

@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The userfaultfd UAPI of the tree under test, plus what later kernels
+ * added to it. The same scenario binaries run on every kernel from 6.1 on
+ * and find out at run time (UFFDIO_API features and ioctls) what the
+ * kernel has: a missing feature is a SKIP, not a build failure. Values
+ * are those of include/uapi/linux/userfaultfd.h; they never change once
+ * released.
+ */
+#ifndef UFFD_UAPI_H
+#define UFFD_UAPI_H
+
+#include <linux/userfaultfd.h>
+
+/* 6.3: map the page write-protected on the fly. */
+#ifndef UFFDIO_CONTINUE_MODE_WP
+#define UFFDIO_CONTINUE_MODE_WP		((__u64)1 << 1)
+#endif
+
+/* 6.4 */
+#ifndef UFFD_FEATURE_WP_UNPOPULATED
+#define UFFD_FEATURE_WP_UNPOPULATED	(1 << 13)
+#endif
+
+/* 6.6 */
+#ifndef UFFD_FEATURE_POISON
+#define UFFD_FEATURE_POISON		(1 << 14)
+#define _UFFDIO_POISON			(0x08)
+#define UFFDIO_POISON_MODE_DONTWAKE	((__u64)1 << 0)
+struct uffdio_poison {
+	struct uffdio_range range;
+	__u64 mode;
+	__s64 updated;
+};
+#define UFFDIO_POISON	_IOWR(UFFDIO, _UFFDIO_POISON, struct uffdio_poison)
+#endif
+
+#endif
