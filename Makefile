@@ -7,9 +7,10 @@
 # recipe of an included status file, streaming its output as usual; make
 # then restarts, reads the driver's status from that file and ends with it:
 # 1 through question mode (-q), the only way make exits 1, and 2 through
-# $(error) carrying the driver's one-line message.
+# $(error) carrying the driver's one-line message ($ and # escaped: a
+# compiler's "#error" is part of the message, not a make comment).
 
-GOALS := check test soak check-kselftest mutants
+GOALS := check test soak check-kselftest mutants bisect-demo matrix
 GOAL := $(firstword $(filter $(GOALS),$(MAKECMDGOALS)))
 STATUS := out/.status-$(GOAL).mk
 
@@ -24,7 +25,7 @@ $(STATUS): FORCE
 	@mkdir -p out; rm -f $@.err; \
 	UFFD_UML_ERRFILE=$(CURDIR)/$@.err ./runner/$(GOAL); rc=$$?; \
 	{ echo "GOAL_RC := $$rc"; \
-	  [ -s $@.err ] && printf 'GOAL_ERR := %s\n' "$$(cat $@.err)"; true; } >$@
+	  [ -s $@.err ] && printf 'GOAL_ERR := %s\n' "$$(sed 's/[$$]/$$$$/g; s/#/\\#/g' $@.err)"; true; } >$@
 -include $(STATUS)
 else
 include $(STATUS)

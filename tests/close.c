@@ -69,6 +69,37 @@ static long do_populate(void *arg)
 #define E2_MIN_WALK_US 100000
 
 /*
+ * How long one MADV_POPULATE_READ over pop takes to reach its last four
+ * pages, registered MISSING: the part of the walk done under mmap_lock.
+ * The whole syscall can take much longer on UML, which syncs the new
+ * host mappings only on the way back to user mode, after the race.
+ */
+static long walk_until_fault(struct populate *pop, size_t ps)
+{
+	char *tail = pop->p + pop->len - 4 * ps;
+	struct pollfd pfd;
+	long t0, reach;
+	struct bg g;
+	int uffd;
+
+	if (madvise(pop->p, pop->len, MADV_DONTNEED))
+		return -1;
+	uffd = uffd_new(0);
+	if (uffd < 0 || uffd_register(uffd, tail, 4 * ps,
+				      UFFDIO_REGISTER_MODE_MISSING, NULL))
+		return -1;
+	t0 = now_us();
+	if (bg_start(&g, do_populate, pop))
+		return -1;
+	pfd = (struct pollfd){ .fd = uffd, .events = POLLIN };
+	reach = poll(&pfd, 1, WAIT_MS * 20) == 1 ? now_us() - t0 : -1;
+	close(uffd);
+	if (bg_join(&g, WAIT_MS * 20) || g.ret)
+		return -1;
+	return reach;
+}
+
+/*
  * E2. Fixed by 656710a60e36 ("userfaultfd: non-cooperative: closing the
  * uffd without triggering SIGBUS"), today VM_FAULT_RETRY: a GUP that
  * reaches a registered range after close() began must retry and fill
@@ -76,11 +107,12 @@ static long do_populate(void *arg)
  * between 4.14 and the RETRY change it livelocked holding mmap_lock.
  *
  * The race is steered, not hoped for: one MADV_POPULATE_READ faults in a
- * big read-only VMA (zero pages, calibrated to take >= 100 ms here) and then
- * the registered one, all under one mmap_read_lock. close() started while
- * the walk is still in the big VMA (no message yet, walk not done) blocks
- * on mmap_write_lock: the window is open. Only such iterations count;
- * if none does, the scenario cannot judge and SKIPs.
+ * big read-only VMA (zero pages, grown until the walk under mmap_lock
+ * takes >= 100 ms or the VMA hits its cap) and then the registered one.
+ * close() started while the walk is still in the big VMA (no message
+ * yet, walk not done) blocks on mmap_write_lock: the window is open. Only
+ * such iterations count; if none does, the scenario cannot judge and
+ * SKIPs.
  */
 int close_vs_gup(const struct ctx *c)
 {
@@ -93,16 +125,11 @@ int close_vs_gup(const struct ctx *c)
 	/*
 	 * UML mirrors every pte into the host process as its own mapping
 	 * (zero pages cannot be merged): stay well under the host's
-	 * vm.max_map_count of 65530. Its walks are slow enough anyway.
+	 * vm.max_map_count of 65530.
 	 */
 	if (running_on_uml())
 		max_big = 128UL << 20;
 
-	/*
-	 * Calibrate on exactly what the racing thread will do (the whole
-	 * range, the last pages faulted in as they will be once the uffd is
-	 * gone), growing the read-only VMA until that takes long enough.
-	 */
 	for (;;) {
 		region = mmap(NULL, big + 4 * ps, PROT_READ,
 			      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
@@ -111,16 +138,15 @@ int close_vs_gup(const struct ctx *c)
 		pop = (struct populate){ region, big + 4 * ps, 0 };
 		if (do_populate(&pop))
 			return skip("MADV_POPULATE_READ: %s", strerror(errno));
-		SYS(madvise(region, big + 4 * ps, MADV_DONTNEED));
-		SYS(do_populate(&pop));
-		walk_us = pop.took_us;
+		walk_us = walk_until_fault(&pop, ps);
+		SYS(walk_us < 0 ? -1 : 0);
 		if (walk_us >= E2_MIN_WALK_US || big >= max_big)
 			break;
 		munmap(region, big + 4 * ps);
 		big *= 2;
 	}
-	diag("calibrated: %zu MiB read-only VMA, one walk %ld us", big >> 20,
-	     walk_us);
+	diag("calibrated: %zu MiB read-only VMA, walk to the registered range %ld us",
+	     big >> 20, walk_us);
 
 	for (i = 0; i < E2_ITERATIONS; i++) {
 		struct timespec quarter = { 0, walk_us * 1000 / 4 };
@@ -158,9 +184,10 @@ int close_vs_gup(const struct ctx *c)
 	diag("race window confirmed open in %d of %d iterations", confirmed,
 	     E2_ITERATIONS);
 	/*
-	 * Seen on UML 6.12 (UP, PREEMPT_NONE): timer ticks fire during the
-	 * walk, yet the woken monitor only runs once the walk returns to
-	 * user mode, so the window never opens there.
+	 * Seen on UML 6.12 (UP): timer ticks fire during the walk, yet the
+	 * woken monitor only runs once the walk leaves the kernel, with
+	 * PREEMPT_NONE or PREEMPT, as SCHED_OTHER or SCHED_FIFO, so the
+	 * window never opens there.
 	 */
 	if (!confirmed)
 		return skip("race window never confirmed open in %d iterations (the monitor did not run during the walk)",
