@@ -268,13 +268,35 @@ static void result_of(const struct run *run, const char *name, int timeout_s)
 	}
 }
 
+/* Where the time goes: the slowest scenarios, printed at the end. */
+#define SLOWEST 5
+static struct { const char *id; long ms; } slowest[SLOWEST];
+static long scenarios_ms;
+
+static void account(const char *id, long ms)
+{
+	int i, j;
+
+	scenarios_ms += ms;
+	for (i = 0; i < SLOWEST && slowest[i].id && slowest[i].ms >= ms; i++)
+		;
+	if (i == SLOWEST)
+		return;
+	for (j = SLOWEST - 1; j > i; j--)
+		slowest[j] = slowest[j - 1];
+	slowest[i].id = id;
+	slowest[i].ms = ms;
+}
+
 static void run_case(const struct test_case *tc, int timeout_s)
 {
 	char *const argv[] = { (char *)tc->bin, tc->id, NULL };
+	long t0 = now_ms();
 	struct run run;
 
 	run_child(argv, timeout_s, NULL, NULL, &run);
 	result_of(&run, tc->id, timeout_s);
+	account(tc->id, now_ms() - t0);
 }
 
 static bool ksft_on_line(void *arg, const char *line)
@@ -390,6 +412,11 @@ int main(int argc, char **argv)
 		out("1..%d", results);
 	out("# pass %d skip %d fail %d", counts[PASSED], counts[SKIPPED],
 	    counts[FAILED]);
+	if (nr_cases) {
+		out("# %d scenarios in %ld ms; slowest:", nr_cases, scenarios_ms);
+		for (i = 0; i < SLOWEST && slowest[i].id; i++)
+			out("#   %ld ms %s", slowest[i].ms, slowest[i].id);
+	}
 
 	verdict = counts[FAILED] ? 1 : 0;
 	if (exitcode_file) {
