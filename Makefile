@@ -10,7 +10,7 @@
 # $(error) carrying the driver's one-line message ($ and # escaped: a
 # compiler's "#error" is part of the message, not a make comment).
 
-GOALS := check test soak check-kselftest mutants bisect-demo matrix
+GOALS := check test soak check-kselftest mutants bisect-demo matrix bench
 GOAL := $(firstword $(filter $(GOALS),$(MAKECMDGOALS)))
 STATUS := out/.status-$(GOAL).mk
 

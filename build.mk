@@ -34,9 +34,10 @@ $(GUEST)/tap-runner: runner/tap-runner.c
 	@mkdir -p $(@D)
 	$(MUSL_CC) $(GUEST_CFLAGS) -o $@ $<
 
-$(HOST)/supervise: runner/supervise.c runner/console-scan.c runner/console-scan.h
+SUPERVISE_SRC := runner/supervise.c runner/console-scan.c runner/report.c
+$(HOST)/supervise: $(SUPERVISE_SRC) runner/console-scan.h runner/report.h
 	@mkdir -p $(@D)
-	$(CC) $(HOST_CFLAGS) -o $@ runner/supervise.c runner/console-scan.c
+	$(CC) $(HOST_CFLAGS) -o $@ $(SUPERVISE_SRC)
 
 # Upstream's own sources, as they are in the tree under test; warnings are
 # theirs to fix, not ours to fail on.

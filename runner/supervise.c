@@ -8,6 +8,8 @@
  *   out/results/<run>/console.log   everything the guest printed
  *   out/results/<run>/tap.txt       the TAP lines, as far as they got
  *   out/results/<run>/verdict       one line
+ *   out/results/<run>/junit.xml     one testcase per TAP result
+ *   out/results/<run>/summary.json  counts, verdict, kernel, durations
  *   out/results/latest -> <run>
  *
  * Exit status: 0 pass, 1 fail/crash/hang/incomplete, 2 setup error,
@@ -32,6 +34,7 @@
 #include <unistd.h>
 
 #include "console-scan.h"
+#include "report.h"
 
 static volatile sig_atomic_t interrupted;
 
@@ -148,13 +151,14 @@ static pid_t start_guest(char **argv, int out_fd, const char *physmem)
 static void usage(void)
 {
 	fprintf(stderr,
-		"usage: supervise [-t timeout-s] [-o results-root] [-m physmem-dir] [-q] -- command...\n");
+		"usage: supervise [-t timeout-s] [-o results-root] [-m physmem-dir] [-s source] [-q] -- command...\n");
 	exit(2);
 }
 
 int main(int argc, char **argv)
 {
-	const char *root = "out/results", *physmem = NULL;
+	const char *root = "out/results", *physmem = NULL, *source = NULL;
+	long start, boot_ms = -1;
 	int timeout_s = 300, opt, pfd[2], pidfd, status = 0;
 	bool quiet = false, hung = false, exited = false;
 	char run[PATH_MAX], buf[4096], verdict[512];
@@ -164,7 +168,7 @@ int main(int argc, char **argv)
 	pid_t pid;
 	int rc;
 
-	while ((opt = getopt(argc, argv, "t:o:m:q")) != -1) {
+	while ((opt = getopt(argc, argv, "t:o:m:s:q")) != -1) {
 		switch (opt) {
 		case 't':
 			timeout_s = atoi(optarg);
@@ -174,6 +178,9 @@ int main(int argc, char **argv)
 			break;
 		case 'm':
 			physmem = optarg;
+			break;
+		case 's':
+			source = optarg;
 			break;
 		case 'q':
 			quiet = true;
@@ -198,6 +205,7 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	if (pipe2(pfd, O_CLOEXEC))
 		die("pipe: %s", strerror(errno));
+	start = now_ms();
 	pid = start_guest(argv + optind, pfd[1], physmem);
 	if (pid < 0)
 		die("fork: %s", strerror(errno));
@@ -238,6 +246,8 @@ int main(int argc, char **argv)
 		fwrite(buf, 1, n, console);
 		fflush(console);
 		console_scan_feed(&scan, buf, n, tap, quiet ? NULL : stdout);
+		if (boot_ms < 0 && scan.plan >= 0)
+			boot_ms = now_ms() - start;
 	}
 	console_scan_flush(&scan, tap, quiet ? NULL : stdout);
 	kill(-pid, SIGKILL);
@@ -262,6 +272,14 @@ int main(int argc, char **argv)
 	vf = open_in(run, "verdict");
 	fprintf(vf, "%s\n", verdict);
 	fclose(vf);
+	{
+		struct report_info info = { verdict, rc, source,
+					    now_ms() - start, boot_ms };
+
+		if (report_write(run, &info))
+			fprintf(stderr, "uffd-uml: cannot write junit.xml/summary.json in %s\n",
+				run);
+	}
 	fprintf(stderr, "uffd-uml: %s (%s)\n", verdict, run);
 	return rc;
 }

@@ -40,10 +40,19 @@ case_() {
 	ok $? "$name: console.log kept byte for byte"
 	bad=$(grep -cvE '^ *(TAP version|KTAP version|1\.\.|ok |not ok |#)' "$root/latest/tap.txt")
 	ok $([ "$bad" = 0 ]; echo $?) "$name: tap.txt holds only TAP" "$bad other lines"
+	# For machines: a testcase per result, a failure per not ok, and a
+	# summary.json (core Perl's JSON::PP parses it) with the same verdict.
+	results=$(grep -cE '^(ok|not ok) ' "$root/latest/tap.txt")
+	fails=$(grep -c '^not ok ' "$root/latest/tap.txt")
+	junit="$(grep -c '<testcase ' "$root/latest/junit.xml") $(grep -c '<failure ' "$root/latest/junit.xml")"
+	ok $([ "$junit" = "$results $fails" ]; echo $?) "$name: junit.xml has $results testcases, $fails failures" "got $junit"
+	json=$(perl -MJSON::PP -e 'local $/; my $j = decode_json(<STDIN>); print "$j->{verdict}|$j->{counts}{results}"' \
+		<"$root/latest/summary.json" 2>&1)
+	ok $([ "$json" = "$verdict|$results" ]; echo $?) "$name: summary.json says '$verdict', $results results" "got '$json'"
 }
 
 echo "TAP version 13"
-echo "1..29"
+echo "1..43"
 case_ clean clean.log 0 10 0 "pass: 24 ok, 9 skipped"
 case_ fail fail.log 1 10 1 "fail: 1 of 24 not ok"
 case_ panic panic.log 134 10 1 "crash: Kernel panic - not syncing: Attempted to kill init"

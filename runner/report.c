@@ -1,0 +1,188 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * junit.xml and summary.json from a run's tap.txt and console.log. In the
+ * guest's TAP a scenario's diagnostics come before its result line, so
+ * they are collected until the result they belong to.
+ */
+#define _GNU_SOURCE
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "report.h"
+
+static void xml_text(FILE *f, const char *s)
+{
+	for (; *s; s++) {
+		switch (*s) {
+		case '<': fputs("&lt;", f); break;
+		case '>': fputs("&gt;", f); break;
+		case '&': fputs("&amp;", f); break;
+		case '"': fputs("&quot;", f); break;
+		default:
+			/* XML 1.0 has no other control characters. */
+			if ((unsigned char)*s >= 0x20 || *s == '\n' || *s == '\t')
+				fputc(*s, f);
+		}
+	}
+}
+
+static void json_str(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (; s && *s; s++) {
+		if (*s == '"' || *s == '\\')
+			fprintf(f, "\\%c", *s);
+		else if ((unsigned char)*s < 0x20)
+			fprintf(f, "\\u%04x", *s);
+		else
+			fputc(*s, f);
+	}
+	fputc('"', f);
+}
+
+struct tally {
+	int tests, failures, skipped;
+	long scenarios_ms;
+};
+
+/* "ok 12 name # SKIP why" -> name, and the directive after " # ". */
+static void split_result(char *l, char **name, char **directive)
+{
+	char *p = l + (strncmp(l, "not ok ", 7) ? 3 : 7), *hash;
+
+	p += strspn(p, "0123456789");
+	p += strspn(p, " -");
+	*name = p;
+	hash = strstr(p, " # ");
+	*directive = NULL;
+	if (hash) {
+		*hash = '\0';
+		*directive = hash + 3;
+	}
+}
+
+static void write_junit(FILE *in, FILE *out, struct tally *t)
+{
+	char line[2048], *diag = NULL;
+	size_t dlen = 0;
+	FILE *d = open_memstream(&diag, &dlen);
+	char *cases = NULL;
+	size_t clen = 0;
+	FILE *c = open_memstream(&cases, &clen);
+
+	while (fgets(line, sizeof(line), in)) {
+		char *name, *dir;
+		bool ok = !strncmp(line, "ok ", 3), nok = !strncmp(line, "not ok ", 7);
+
+		line[strcspn(line, "\n")] = '\0';
+		if (!ok && !nok) {
+			if (line[0] == '#') {
+				fprintf(d, "%s\n", line);
+				sscanf(line, "# %*d scenarios in %ld ms", &t->scenarios_ms);
+			}
+			continue;
+		}
+		fflush(d);
+		split_result(line, &name, &dir);
+		t->tests++;
+		fputs("  <testcase classname=\"uffd-uml\" name=\"", c);
+		xml_text(c, name);
+		fputs("\">\n", c);
+		if (nok) {
+			t->failures++;
+			fputs("    <failure message=\"", c);
+			xml_text(c, dir ? dir : "not ok");
+			fputs("\">", c);
+			xml_text(c, diag);
+			fputs("</failure>\n", c);
+		} else if (dir && !strncmp(dir, "SKIP", 4)) {
+			t->skipped++;
+			fputs("    <skipped message=\"", c);
+			xml_text(c, dir[4] == ' ' ? dir + 5 : "");
+			fputs("\"/>\n", c);
+		}
+		if (dlen && !nok) {
+			fputs("    <system-out>", c);
+			xml_text(c, diag);
+			fputs("</system-out>\n", c);
+		}
+		fputs("  </testcase>\n", c);
+		rewind(d);
+		dlen = 0;
+		diag[0] = '\0';
+	}
+	fclose(d);
+	fclose(c);
+	fprintf(out, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+		"<testsuite name=\"uffd-uml\" tests=\"%d\" failures=\"%d\" errors=\"0\" skipped=\"%d\" time=\"%.3f\">\n",
+		t->tests, t->failures, t->skipped, t->scenarios_ms / 1000.0);
+	fputs(cases ? cases : "", out);
+	/* What followed the last result: the runner's closing notes. */
+	if (diag && diag[0]) {
+		fputs("  <system-out>", out);
+		xml_text(out, diag);
+		fputs("</system-out>\n", out);
+	}
+	fputs("</testsuite>\n", out);
+	free(diag);
+	free(cases);
+}
+
+static void kernel_release(const char *run, char *rel, size_t len)
+{
+	char path[4096], line[1024];
+	FILE *f;
+
+	snprintf(rel, len, "unknown");
+	snprintf(path, sizeof(path), "%s/console.log", run);
+	f = fopen(path, "r");
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "Linux version %255s", rel) == 1)
+			break;
+	fclose(f);
+}
+
+int report_write(const char *run, const struct report_info *info)
+{
+	char path[4096], rel[256];
+	struct tally t = { 0 };
+	FILE *in, *out;
+
+	snprintf(path, sizeof(path), "%s/tap.txt", run);
+	in = fopen(path, "r");
+	if (!in)
+		return -1;
+	snprintf(path, sizeof(path), "%s/junit.xml", run);
+	out = fopen(path, "w");
+	if (!out) {
+		fclose(in);
+		return -1;
+	}
+	write_junit(in, out, &t);
+	fclose(in);
+	fclose(out);
+
+	kernel_release(run, rel, sizeof(rel));
+	snprintf(path, sizeof(path), "%s/summary.json", run);
+	out = fopen(path, "w");
+	if (!out)
+		return -1;
+	fputs("{\n  \"verdict\": ", out);
+	json_str(out, info->verdict);
+	fprintf(out, ",\n  \"status\": %d,\n", info->status);
+	fprintf(out, "  \"counts\": { \"results\": %d, \"pass\": %d, \"fail\": %d, \"skip\": %d },\n",
+		t.tests, t.tests - t.failures - t.skipped, t.failures, t.skipped);
+	fputs("  \"kernel\": { \"release\": ", out);
+	json_str(out, rel);
+	fputs(", \"source\": ", out);
+	json_str(out, info->source ? info->source : "");
+	fputs(" },\n", out);
+	fprintf(out, "  \"durations_ms\": { \"wall\": %ld, \"boot\": %ld, \"scenarios\": %ld }\n}\n",
+		info->wall_ms, info->boot_ms, t.scenarios_ms);
+	fclose(out);
+	return 0;
+}

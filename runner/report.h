@@ -1,0 +1,21 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The run's results for machines, written next to tap.txt once the guest
+ * is gone: junit.xml (one testcase per TAP result, with its diagnostics)
+ * and summary.json (counts, verdict, kernel, durations).
+ */
+#ifndef REPORT_H
+#define REPORT_H
+
+struct report_info {
+	const char *verdict;	/* the verdict line */
+	int status;		/* supervise's exit status */
+	const char *source;	/* what was tested, as runner/check names it */
+	long wall_ms;		/* guest start to guest gone */
+	long boot_ms;		/* guest start to the TAP plan, -1 if none */
+};
+
+/* Reads <run>/tap.txt and <run>/console.log; 0 on success. */
+int report_write(const char *run, const struct report_info *info);
+
+#endif
