@@ -23,12 +23,16 @@ SCENARIO_HDR := $(wildcard tests/*.h)
 
 .PHONY: all guest host
 all: $(OUT)/rootfs.cpio $(HOST)/supervise
-guest: $(GUEST)/uffd-scenarios $(GUEST)/tap-runner
+guest: $(GUEST)/uffd-scenarios $(GUEST)/tap-runner $(GUEST)/fault-inject
 host: $(HOST)/supervise
 
 $(GUEST)/uffd-scenarios: $(SCENARIO_SRC) $(SCENARIO_HDR) $(HEADERS)/linux/userfaultfd.h
 	@mkdir -p $(@D)
 	$(MUSL_CC) $(GUEST_CFLAGS) -o $@ $(SCENARIO_SRC)
+
+$(GUEST)/fault-inject: tests/faults/fault-inject.c
+	@mkdir -p $(@D)
+	$(MUSL_CC) $(GUEST_CFLAGS) -o $@ $<
 
 $(GUEST)/tap-runner: runner/tap-runner.c
 	@mkdir -p $(@D)
@@ -58,7 +62,7 @@ $(HOST)/gen_init_cpio: $(GEN_INIT_CPIO_SRC)
 	@mkdir -p $(@D)
 	$(CC) -O2 -o $@ $<
 
-$(OUT)/rootfs.cpio: rootfs/initramfs.list rootfs/init $(GUEST)/uffd-scenarios $(GUEST)/tap-runner $(HOST)/gen_init_cpio $(BUSYBOX)
+$(OUT)/rootfs.cpio: rootfs/initramfs.list rootfs/init $(GUEST)/uffd-scenarios $(GUEST)/tap-runner $(GUEST)/fault-inject $(HOST)/gen_init_cpio $(BUSYBOX)
 	BUSYBOX=$(BUSYBOX) GUEST=$(abspath $(GUEST)) ROOTFS=$(abspath rootfs) \
 		$(HOST)/gen_init_cpio -t 0 $< >$@.tmp
 	mv $@.tmp $@

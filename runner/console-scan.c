@@ -44,9 +44,26 @@ static void scan_line(struct console_scan *s, FILE *tap, FILE *echo)
 	s->len = 0;
 
 	if (!is_tap(l)) {
-		for (i = 0; i < sizeof(crash_marks) / sizeof(crash_marks[0]); i++)
-			if (strstr(l, crash_marks[i]) && !s->crash[0])
-				snprintf(s->crash, sizeof(s->crash), "%.255s", l);
+		/*
+		 * The OOM killer and an allowed WARN print a stack trace
+		 * too; neither is a crash. Their reports end with these.
+		 */
+		if (strstr(l, "invoked oom-killer") ||
+		    (s->allow_warn && strstr(l, "WARNING:")))
+			s->in_report = true;
+		if (strstr(l, "Out of memory: Killed process") ||
+		    strstr(l, "---[ end trace"))
+			s->in_report = false;
+		if (strstr(l, "Out of memory: Killed process") && !s->oom[0])
+			snprintf(s->oom, sizeof(s->oom), "%.255s", l);
+		for (i = 0; i < sizeof(crash_marks) / sizeof(crash_marks[0]); i++) {
+			if (s->crash[0] || !strstr(l, crash_marks[i]))
+				continue;
+			if ((s->in_report && !strcmp(crash_marks[i], "Call Trace")) ||
+			    (s->allow_warn && !strcmp(crash_marks[i], "WARNING:")))
+				continue;
+			snprintf(s->crash, sizeof(s->crash), "%.255s", l);
+		}
 		return;
 	}
 	fprintf(tap, "%s\n", l);
@@ -100,8 +117,11 @@ int console_scan_verdict(const struct console_scan *s, int wait_status,
 			 s->results, s->plan,
 			 s->last_test[0] ? ", last: " : "", s->last_test);
 	} else if (s->not_ok) {
-		snprintf(verdict, len, "fail: %d of %d not ok", s->not_ok,
-			 s->results);
+		snprintf(verdict, len, "fail: %d of %d not ok%s%.200s%s",
+			 s->not_ok, s->results,
+			 s->oom[0] ? " (guest ran out of memory: " : "",
+			 s->oom[0] ? strstr(s->oom, "Out of memory") : "",
+			 s->oom[0] ? ")" : "");
 	} else if (code != 0) {
 		snprintf(verdict, len,
 			 "fail: guest exit status %d with all TAP results ok",

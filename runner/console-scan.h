@@ -18,6 +18,11 @@ struct console_scan {
 	int not_ok;
 	int skipped;
 	char crash[256];	/* first kernel crash line, "" if none */
+	char oom[256];		/* the OOM killer's "Out of memory" line */
+	bool allow_warn;	/* WARN()s are not crashes (the taint check */
+				/* in the guest still sees them) */
+	bool in_report;		/* inside an OOM or allowed WARN report, */
+				/* whose Call Trace is not a crash */
 	char last_test[256];	/* last top-level result line */
 };
 

@@ -16,6 +16,7 @@
  * 128+signal when interrupted.
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -26,7 +27,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <ftw.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -148,10 +151,73 @@ static pid_t start_guest(char **argv, int out_fd, const char *physmem)
 	_exit(127);
 }
 
+/*
+ * Whether a process of group pgid is still running. Zombies do not count:
+ * where PID 1 does not reap orphans, UML's helpers stay zombies forever.
+ */
+static bool group_alive(pid_t pgid)
+{
+	char path[300], buf[512], *p;
+	struct dirent *e;
+	bool alive = false;
+	DIR *d = opendir("/proc");
+
+	while (d && !alive && (e = readdir(d))) {
+		char state;
+		int pgrp;
+		ssize_t n;
+		int fd;
+
+		if (e->d_name[0] < '1' || e->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/stat", e->d_name);
+		fd = open(path, O_RDONLY);
+		if (fd < 0)
+			continue;
+		n = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+		if (n <= 0)
+			continue;
+		buf[n] = '\0';
+		/* "pid (comm) state ppid pgrp ...", comm may hold anything */
+		p = strrchr(buf, ')');
+		if (p && sscanf(p + 1, " %c %*d %d", &state, &pgrp) == 2)
+			alive = pgrp == pgid && state != 'Z' && state != 'X';
+	}
+	if (d)
+		closedir(d);
+	return alive;
+}
+
+static int remove_entry(const char *path, const struct stat *st, int type,
+			struct FTW *ftw)
+{
+	(void)st;
+	(void)type;
+	(void)ftw;
+	return remove(path);
+}
+
+/*
+ * UML keeps its pid file and mconsole socket in <uml_dir>/<umid>/, by
+ * default under ~/.uml, and leaves them there when it is killed. Give it
+ * a directory of ours, removed with everything in it once it is gone.
+ */
+static void make_uml_dir(char *dir, size_t len, const char *parent)
+{
+	snprintf(dir, len, "%s/uffd-uml-XXXXXX", parent);
+	if (!mkdtemp(dir))
+		die("cannot create a directory in %s: %s", parent,
+		    strerror(errno));
+}
+
 static void usage(void)
 {
 	fprintf(stderr,
-		"usage: supervise [-t timeout-s] [-o results-root] [-m physmem-dir] [-s source] [-q] -- command...\n");
+		"usage: supervise [-t timeout-s] [-o results-root] [-m physmem-dir] [-s source]\n"
+		"                 [-u] [-w] [-q] -- command...\n"
+		"  -u  the command is UML: give it a private uml_dir, removed afterwards\n"
+		"  -w  a WARN in the console is not a crash\n");
 	exit(2);
 }
 
@@ -160,15 +226,17 @@ int main(int argc, char **argv)
 	const char *root = "out/results", *physmem = NULL, *source = NULL;
 	long start, boot_ms = -1;
 	int timeout_s = 300, opt, pfd[2], pidfd, status = 0;
-	bool quiet = false, hung = false, exited = false;
-	char run[PATH_MAX], buf[4096], verdict[512];
+	bool quiet = false, hung = false, exited = false, uml = false;
+	char run[PATH_MAX], buf[4096], verdict[512], uml_dir[PATH_MAX] = "";
+	char uml_arg[PATH_MAX + 16], **guest;
 	struct console_scan scan;
 	FILE *console, *tap, *vf;
 	long deadline;
 	pid_t pid;
 	int rc;
 
-	while ((opt = getopt(argc, argv, "t:o:m:s:q")) != -1) {
+	console_scan_init(&scan);
+	while ((opt = getopt(argc, argv, "t:o:m:s:uwq")) != -1) {
 		switch (opt) {
 		case 't':
 			timeout_s = atoi(optarg);
@@ -182,6 +250,12 @@ int main(int argc, char **argv)
 		case 's':
 			source = optarg;
 			break;
+		case 'u':
+			uml = true;
+			break;
+		case 'w':
+			scan.allow_warn = true;
+			break;
 		case 'q':
 			quiet = true;
 			break;
@@ -193,6 +267,26 @@ int main(int argc, char **argv)
 		usage();
 	if (physmem)
 		check_physmem_dir(physmem);
+	/*
+	 * Killed with our parent: a make killed by SIGTERM passes it to the
+	 * recipe's shell only, and the guest must not outlive them.
+	 */
+	prctl(PR_SET_PDEATHSIG, SIGTERM);
+	if (getppid() == 1)
+		die("parent exited before the guest started");
+	guest = argv + optind;
+	if (uml) {
+		int n = argc - optind;
+
+		make_uml_dir(uml_dir, sizeof(uml_dir),
+			     physmem ? physmem : getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+		snprintf(uml_arg, sizeof(uml_arg), "uml_dir=%s", uml_dir);
+		guest = calloc(n + 2, sizeof(*guest));
+		if (!guest)
+			die("out of memory");
+		memcpy(guest, argv + optind, n * sizeof(*guest));
+		guest[n] = uml_arg;
+	}
 
 	make_run_dir(root, run, sizeof(run));
 	console = open_in(run, "console.log");
@@ -206,13 +300,12 @@ int main(int argc, char **argv)
 	if (pipe2(pfd, O_CLOEXEC))
 		die("pipe: %s", strerror(errno));
 	start = now_ms();
-	pid = start_guest(argv + optind, pfd[1], physmem);
+	pid = start_guest(guest, pfd[1], physmem);
 	if (pid < 0)
 		die("fork: %s", strerror(errno));
 	close(pfd[1]);
 	pidfd = syscall(SYS_pidfd_open, pid, 0);
 
-	console_scan_init(&scan);
 	deadline = now_ms() + timeout_s * 1000L;
 	for (;;) {
 		struct pollfd p[2] = {
@@ -252,6 +345,11 @@ int main(int argc, char **argv)
 	console_scan_flush(&scan, tap, quiet ? NULL : stdout);
 	kill(-pid, SIGKILL);
 	waitpid(pid, &status, 0);
+	/* The session's other processes (UML's helpers) die with it. */
+	for (deadline = now_ms() + 2000; group_alive(pid) && now_ms() < deadline;)
+		usleep(10000);
+	if (uml_dir[0])
+		nftw(uml_dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
 	fclose(console);
 	fclose(tap);
 

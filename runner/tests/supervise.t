@@ -8,19 +8,7 @@ SUP=${SUPERVISE:?SUPERVISE is the supervisor binary}
 LOGS=$(cd "$(dirname "$0")/logs" && pwd)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-n=0
-failed=0
-
-ok() {	# ok <condition-status> <name> [diagnostic]
-	n=$((n + 1))
-	if [ "$1" = 0 ]; then
-		echo "ok $n $2"
-	else
-		echo "not ok $n $2"
-		[ -n "${3:-}" ] && echo "# $3"
-		failed=$((failed + 1))
-	fi
-}
+. "$(dirname "$0")/tap.sh"
 
 # case <name> <log> <guest-exit> <timeout> <want-rc> <want-verdict-prefix>
 case_() {

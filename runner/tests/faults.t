@@ -1,0 +1,121 @@
+#!/bin/sh
+# Fault injection with the real appliance: every case boots the UML kernel
+# `make check` built (tests/faults/fault-inject.c in the guest, LKDTM in
+# the kernel) and checks the exit status, the verdict and what is left on
+# disk. Then: no process of ours left, nothing left in TMPDIR.
+# Run by runner/test through prove (the kernel must be built already).
+set -u
+TOP=$(cd "$(dirname "$0")/../.." && pwd)
+work=$(mktemp -d)
+tmp=$work/tmp
+mkdir -p "$tmp"
+trap 'rm -rf "$work"' EXIT
+. "$(dirname "$0")/tap.sh"
+is() { [ "$1" = "$2" ]; echo $?; }
+has() { grep -q -- "$2" "$1" 2>/dev/null; echo $?; }
+
+# fault <name> <want-status> <want-verdict-prefix> <env...>: one boot.
+fault() {
+	name=$1 want_rc=$2 want=$3
+	shift 3
+	res=$work/$name
+	env TMPDIR="$tmp" RESULTS="$res" UFFD_MODE=faults "$@" \
+		"$TOP/runner/check" >"$work/$name.out" 2>&1
+	rc=$?
+	verdict=$(cat "$res/latest/verdict" 2>/dev/null)
+	ok "$(is "$rc" "$want_rc")" "$name: exit status $want_rc" "got $rc"
+	case $verdict in "$want"*) v=0 ;; *) v=1 ;; esac
+	ok $v "$name: verdict '$want...'" "got '$verdict'"
+	ok "$(test -s "$res/latest/console.log" && test -f "$res/latest/tap.txt"; echo $?)" \
+		"$name: console.log and tap.txt kept"
+}
+
+echo "TAP version 13"
+echo "1..38"
+
+# A scenario that never returns: its timeout, and the rest still runs.
+fault timeout 1 "fail: 1 of 3 not ok" T=hang,pass SCENARIO_TIMEOUT=2
+ok "$(has "$res/latest/tap.txt" '^not ok [0-9]* hang # TIMEOUT after 2s')" "timeout: not ok ... # TIMEOUT"
+ok "$(has "$res/latest/tap.txt" '^ok [0-9]* pass$')" "timeout: the next scenario ran"
+
+# An init that never powers off: the whole-run timeout.
+fault hang 1 "hang: guest still running after 3s" UFFD_MODE=idle TIMEOUT=3
+
+# A panic, an oops (BUG), a WARN: crash, with the report's first line.
+fault panic 1 "crash: Kernel panic - not syncing: dumptest" T=panic
+fault bug 1 "crash: BUG: failure at" T=bug,pass
+fault warn 1 "crash: WARNING:" T=warn,pass
+ok "$(has "$res/latest/tap.txt" '^not ok [0-9]* kernel-untainted # tainted=0x200')" "warn: the taint fails the run too"
+# ... unless WARNs are allowed.
+fault warn-allowed 0 "pass: 3 ok" T=warn,pass ALLOW_WARN=1
+ok "$(has "$res/latest/console.log" 'WARNING:')" "warn-allowed: the WARN is in the console log"
+
+# Out of memory: the OOM killer's victim fails, the rest runs, no crash.
+fault oom 1 "fail: 1 of 3 not ok (guest ran out of memory: Out of memory: Killed process" T=oom,pass
+ok "$(has "$res/latest/tap.txt" '^ok [0-9]* pass$')" "oom: the next scenario ran"
+
+# The physmem directory: noexec, or smaller than MEM (Docker's /dev/shm).
+mnt=$work/mnt
+mkdir -p "$mnt"
+if [ "$(id -u)" = 0 ] && mount -t tmpfs -o size=64m,noexec tmpfs "$mnt" 2>/dev/null; then
+	env PHYSMEM_DIR="$mnt" MEM=32M T=pass UFFD_MODE=faults "$TOP/runner/check" >"$work/noexec.out" 2>&1
+	ok "$(is $? 2)" "physmem noexec: exit status 2"
+	ok "$(has "$work/noexec.out" 'does not allow PROT_EXEC.*set PHYSMEM_DIR')" "physmem noexec: one line naming the fix" "$(tail -n1 "$work/noexec.out")"
+	mount -o remount,exec "$mnt"
+	env PHYSMEM_DIR="$mnt" T=pass UFFD_MODE=faults "$TOP/runner/check" >"$work/small.out" 2>&1
+	ok "$(is $? 2)" "physmem 64 MiB: exit status 2"
+	ok "$(has "$work/small.out" 'has 64 MiB free, UML needs MEM=256M there: set PHYSMEM_DIR')" "physmem 64 MiB: one line naming the fix" "$(tail -n1 "$work/small.out")"
+	umount "$mnt"
+else
+	for i in 1 2 3 4; do
+		n=$((n + 1))
+		echo "ok $n physmem checks # SKIP needs root to mount a tmpfs"
+	done
+fi
+
+# Interrupted mid-run: Ctrl-C (SIGINT to make's process group) and
+# SIGTERM to make alone (what a CI timeout sends). UML and its helpers
+# must be gone within 2 s and the results say "interrupted".
+interrupt() {	# interrupt <INT|TERM> <group|make>
+	sig=$1 whom=$2 name=interrupt-$1
+	out=$work/$name
+	rm -rf "$out"
+	mkdir -p "$out"
+	# Makes the make a process group leader, as a shell's job would be.
+	setsid env TMPDIR="$tmp" OUT="$out" UFFD_MODE=faults T=hang,pass \
+		SCENARIO_TIMEOUT=60 make -s -C "$TOP" check >"$out.log" 2>&1 &
+	# setsid forks only when the caller is a group leader; find make.
+	i=0
+	while [ $i -lt 200 ] && ! grep -q '^1\.\.' "$out/results/latest/tap.txt" 2>/dev/null; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+	make_pid=$(pgrep -f -n "make -s -C $TOP check")
+	linux=$(pgrep -f "uml_dir=$tmp" | head -n1)
+	ok "$(test -n "$make_pid" && test -n "$linux"; echo $?)" "$name: the guest is running" "make $make_pid, guest $linux"
+	if [ "$whom" = group ]; then
+		kill -s "$sig" -- "-$make_pid"
+	else
+		kill -s "$sig" "$make_pid"
+	fi
+	t0=$(date +%s%N)
+	while pgrep -f "uml_dir=$tmp" >/dev/null && [ $(($(date +%s%N) - t0)) -lt 2000000000 ]; do
+		sleep 0.05
+	done
+	left=$(pgrep -f "uml_dir=$tmp" | wc -l)
+	ok "$(is "$left" 0)" "$name: UML and its helpers gone within 2 s" "$left left"
+	sleep 0.5
+	case $(cat "$out/results/latest/verdict" 2>/dev/null) in
+	interrupted*) v=0 ;;
+	*) v=1 ;;
+	esac
+	ok $v "$name: the results say interrupted" "got '$(cat "$out/results/latest/verdict" 2>/dev/null)'"
+}
+interrupt INT group
+interrupt TERM make
+
+# Nothing of ours is left: no guest, nothing in TMPDIR.
+sleep 0.5
+ok "$(is "$(pgrep -f "uml_dir=$tmp" | wc -l)" 0)" "no guest process left"
+ok "$(is "$(ls -A "$tmp" | wc -l)" 0)" "nothing left in TMPDIR" "$(ls -A "$tmp" | head -n3 | tr '\n' ' ')"
+[ "$failed" = 0 ]
