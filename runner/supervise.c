@@ -343,6 +343,15 @@ int main(int argc, char **argv)
 			boot_ms = now_ms() - start;
 	}
 	console_scan_flush(&scan, tap, quiet ? NULL : stdout);
+	/*
+	 * The console closes a moment before UML exits (it still removes
+	 * its uml_dir): let it finish, or its exit status is our SIGKILL.
+	 */
+	if (!interrupted && !hung && !exited) {
+		struct pollfd p = { .fd = pidfd, .events = POLLIN };
+
+		poll(&p, 1, 2000);
+	}
 	kill(-pid, SIGKILL);
 	waitpid(pid, &status, 0);
 	/* The session's other processes (UML's helpers) die with it. */

@@ -1,0 +1,43 @@
+#!/bin/sh
+# make check as an unprivileged user, once the packages are installed:
+# UML needs no root. The user gets a copy of this checkout and of what a
+# warm check reads from the kernel cache (the kernel binary, its config
+# record, the UAPI headers, the tree's markers), so nothing is rebuilt;
+# its runs write only under its own home. Needs root to create the user.
+set -u
+TOP=$(cd "$(dirname "$0")/../.." && pwd)
+. "$(dirname "$0")/tap.sh"
+CACHE=${UFFD_UML_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/uffd-uml}
+user=uffd-uml-test
+ws=$CACHE/kernels/debian-${KVER:-6.12}
+
+echo "TAP version 13"
+echo "1..2"
+if [ "$(id -u)" != 0 ] || ! command -v runuser >/dev/null || ! command -v useradd >/dev/null; then
+	echo "ok 1 # SKIP needs root, runuser and useradd to make a user"
+	echo "ok 2 # SKIP needs root, runuser and useradd to make a user"
+	exit 0
+fi
+id "$user" >/dev/null 2>&1 || useradd -m -s /bin/sh "$user" ||
+	{ echo "not ok 1 useradd $user"; exit 1; }
+home=$(getent passwd "$user" | cut -d: -f6)
+dir=$home/nonroot
+rm -rf "$dir"
+mkdir -p "$dir/cache/kernels"
+rsync -a --exclude=/out/ --exclude=/.git/ "$TOP/" "$dir/repo/"
+k=$dir/cache/kernels/$(basename "$ws")
+mkdir -p "$k/tree/usr" "$k/build"
+cp -a "$ws/headers" "$ws/applied.patch" "$k/"
+cp -a "$ws/tree/.uffd-uml-source" "$ws/tree/.uffd-uml-changed" "$ws/tree/Makefile" "$k/tree/"
+cp -a "$ws/tree/usr/gen_init_cpio.c" "$k/tree/usr/"
+cp -a "$ws/build/linux" "$ws/build/.config" "$ws/build/.uffd-uml-config-inputs" "$k/build/"
+chown -R "$user:" "$dir"
+
+runuser -u "$user" -- env -i HOME="$home" PATH="$PATH" TMPDIR=/tmp \
+	make -C "$dir/repo" check UFFD_UML_CACHE="$dir/cache" \
+	T='fault-roundtrip/*,api,unprivileged,kernel-untainted' >"$dir/check.log" 2>&1
+rc=$?
+ok "$([ $rc = 0 ]; echo $?)" "make check as $user: exit status 0" "got $rc: $(tail -n1 "$dir/check.log")"
+ok "$(grep -q '^uffd-uml: pass: ' "$dir/check.log"; echo $?)" "make check as $user: verdict pass" "$(grep '^uffd-uml: ' "$dir/check.log" | tail -n1)"
+rm -rf "$dir"
+[ "$failed" = 0 ]
