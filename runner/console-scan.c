@@ -45,10 +45,13 @@ static void scan_line(struct console_scan *s, FILE *tap, FILE *echo)
 
 	if (!is_tap(l)) {
 		/*
-		 * The OOM killer and an allowed WARN print a stack trace
-		 * too; neither is a crash. Their reports end with these.
+		 * The OOM killer, a failed allocation under memory pressure
+		 * and an allowed WARN print a stack trace too; none is a
+		 * crash. Their reports end with these lines, or where TAP
+		 * resumes.
 		 */
 		if (strstr(l, "invoked oom-killer") ||
+		    strstr(l, "page allocation failure") ||
 		    (s->allow_warn && strstr(l, "WARNING:")))
 			s->in_report = true;
 		if (strstr(l, "Out of memory: Killed process") ||
@@ -66,6 +69,7 @@ static void scan_line(struct console_scan *s, FILE *tap, FILE *echo)
 		}
 		return;
 	}
+	s->in_report = false;
 	fprintf(tap, "%s\n", l);
 	fflush(tap);
 	if (echo)

@@ -11,6 +11,7 @@ tmp=$work/tmp
 mkdir -p "$tmp"
 trap 'rm -rf "$work"' EXIT
 . "$(dirname "$0")/tap.sh"
+unset UFFD_UML_ERRFILE T
 is() { [ "$1" = "$2" ]; echo $?; }
 has() { grep -q -- "$2" "$1" 2>/dev/null; echo $?; }
 

@@ -40,13 +40,14 @@ case_() {
 }
 
 echo "TAP version 13"
-echo "1..43"
+echo "1..49"
 case_ clean clean.log 0 10 0 "pass: 24 ok, 9 skipped"
 case_ fail fail.log 1 10 1 "fail: 1 of 24 not ok"
 case_ panic panic.log 134 10 1 "crash: Kernel panic - not syncing: Attempted to kill init"
 case_ sysrq sysrq-crash.log 134 10 1 "crash: Kernel panic - not syncing: sysrq triggered crash"
 case_ bug bug.log 134 10 1 "crash: BUG: failure at arch/um/kernel/trap.c"
 case_ warn warn.log 0 10 1 "crash: WARNING: CPU: 0 PID: 41"
+case_ oom oom.log 1 10 1 "fail: 1 of 3 not ok (guest ran out of memory: Out of memory: Killed process 25"
 case_ hang hang.log hang 2 1 "hang: guest still running after 2s, last TAP line: ok 1"
 
 # Whatever the hung guest started is gone with its session.
