@@ -44,6 +44,8 @@ static void scan_line(struct console_scan *s, FILE *tap, FILE *echo)
 	s->len = 0;
 
 	if (!is_tap(l)) {
+		const char *killed = strstr(l, "Out of memory: Killed process");
+
 		/*
 		 * The OOM killer, a failed allocation under memory pressure
 		 * and an allowed WARN print a stack trace too; none is a
@@ -54,11 +56,10 @@ static void scan_line(struct console_scan *s, FILE *tap, FILE *echo)
 		    strstr(l, "page allocation failure") ||
 		    (s->allow_warn && strstr(l, "WARNING:")))
 			s->in_report = true;
-		if (strstr(l, "Out of memory: Killed process") ||
-		    strstr(l, "---[ end trace"))
+		if (killed || strstr(l, "---[ end trace"))
 			s->in_report = false;
-		if (strstr(l, "Out of memory: Killed process") && !s->oom[0])
-			snprintf(s->oom, sizeof(s->oom), "%.255s", l);
+		if (killed && !s->oom[0])
+			snprintf(s->oom, sizeof(s->oom), "%.255s", killed);
 		for (i = 0; i < sizeof(crash_marks) / sizeof(crash_marks[0]); i++) {
 			if (s->crash[0] || !strstr(l, crash_marks[i]))
 				continue;
@@ -124,7 +125,7 @@ int console_scan_verdict(const struct console_scan *s, int wait_status,
 		snprintf(verdict, len, "fail: %d of %d not ok%s%.200s%s",
 			 s->not_ok, s->results,
 			 s->oom[0] ? " (guest ran out of memory: " : "",
-			 s->oom[0] ? strstr(s->oom, "Out of memory") : "",
+			 s->oom,
 			 s->oom[0] ? ")" : "");
 	} else if (code != 0) {
 		snprintf(verdict, len,

@@ -19,6 +19,22 @@ say() {
 	printf 'uffd-uml: %s\n' "$*" >&2
 }
 
+# sub_check [VAR=value...]: runner/check for a driver that reports the
+# outcome itself (test's second kernel, matrix, bisect, soak, mutants).
+# check's one-line error, if any, is left in $check_err (without the
+# "uffd-uml: ") instead of going up to make as the driver's own. Returns
+# check's status.
+sub_check() {
+	mkdir -p "$OUT"
+	check_errfile=$OUT/.check-err.$$
+	: >"$check_errfile"
+	env "$@" UFFD_UML_ERRFILE="$check_errfile" "$TOP/runner/check"
+	check_rc=$?
+	check_err=$(sed 's/^uffd-uml: //' "$check_errfile")
+	rm -f "$check_errfile"
+	return $check_rc
+}
+
 # Exit statuses, as README.md documents them.
 EXIT_BAD=1
 EXIT_SETUP=2
