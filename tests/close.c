@@ -4,14 +4,17 @@
  */
 #define _GNU_SOURCE
 #include <poll.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <sys/wait.h>
 #include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "scenarios.h"
 
-#ifndef MADV_POPULATE_READ
-#define MADV_POPULATE_READ 22
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23
 #endif
 
 /*
@@ -49,10 +52,28 @@ static long now_us(void)
 	return ts.tv_sec * 1000000L + ts.tv_nsec / 1000;
 }
 
+/*
+ * E2's timeline, in a page shared by the scenario and a watcher process.
+ * The watcher is another process because on UML a thread of the walking
+ * process pays for syncing every pte the walk made into the host on its
+ * way back to user mode (measured: 128 MiB of zero pages took 3 ms to
+ * walk and 95 ms more to sync), so it would see the walk late; another
+ * process runs on time. It is forked before the walk: fork takes
+ * mmap_write_lock.
+ */
+struct watch {
+	volatile long start_us;	/* the walk began (0: not yet) */
+	volatile bool done;	/* MADV_POPULATE_WRITE returned */
+	long reach_us;		/* calibration: start to fault message */
+	bool msg, window;
+	long closed_at_us, close_us;	/* since start_us; close()'s own */
+};
+
 struct populate {
 	char *p;
 	size_t len;
 	long took_us;
+	struct watch *w;
 };
 
 static long do_populate(void *arg)
@@ -60,43 +81,115 @@ static long do_populate(void *arg)
 	struct populate *p = arg;
 	long t0 = now_us(), ret;
 
-	ret = madvise(p->p, p->len, MADV_POPULATE_READ);
+	if (p->w)
+		p->w->start_us = t0;
+	ret = madvise(p->p, p->len, MADV_POPULATE_WRITE);
 	p->took_us = now_us() - t0;
+	if (p->w)
+		p->w->done = true;
 	return ret;
 }
 
-#define E2_ITERATIONS 5
-#define E2_MIN_WALK_US 100000
+static void sleep_us(long us)
+{
+	struct timespec d = { us / 1000000, us % 1000000 * 1000 };
+
+	if (us > 0)
+		nanosleep(&d, NULL);
+}
 
 /*
- * How long one MADV_POPULATE_READ over pop takes to reach its last four
- * pages, registered MISSING: the part of the walk done under mmap_lock.
- * The whole syscall can take much longer on UML, which syncs the new
- * host mappings only on the way back to user mode, after the race.
+ * The watcher: once the walk has begun, either times its arrival at the
+ * registered range (close_after_us < 0), or waits close_after_us, notes
+ * whether the walk is still before the registered range and closes the
+ * uffd, of which it then holds the only reference.
  */
-static long walk_until_fault(struct populate *pop, size_t ps)
+static pid_t watcher_start(int uffd, struct watch *w, long close_after_us)
+{
+	struct pollfd pfd = { .fd = uffd, .events = POLLIN };
+	pid_t pid = fork();
+	long t0;
+	int n;
+
+	if (pid)
+		return pid;
+	for (n = 0; !w->start_us && n < WAIT_MS * 10; n++)
+		sleep_us(100);
+	if (close_after_us < 0) {
+		if (poll(&pfd, 1, WAIT_MS * 20) == 1)
+			w->reach_us = now_us() - w->start_us;
+		_exit(0);
+	}
+	sleep_us(w->start_us + close_after_us - now_us());
+	w->closed_at_us = now_us() - w->start_us;
+	w->msg = poll(&pfd, 1, 0) != 0;
+	w->window = !w->msg && !w->done;
+	t0 = now_us();
+	close(uffd);
+	w->close_us = now_us() - t0;
+	_exit(0);
+}
+
+/*
+ * 64 MiB: about 10 ms of walk to the registered range on UML, where the
+ * watcher wakes up to 4 ms late; the window needs a few ms.
+ */
+#define E2_BIG (64UL << 20)
+#define E2_ITERATIONS 5
+
+/*
+ * Starts MADV_POPULATE_WRITE over pop with its last four pages registered
+ * MISSING, and the watcher; closes this process's uffd before the walk
+ * when the watcher is to close it. Returns the watcher's pid.
+ */
+static pid_t walk_start(struct populate *pop, size_t ps, struct bg *g,
+			long close_after_us, int *uffdp)
 {
 	char *tail = pop->p + pop->len - 4 * ps;
-	struct pollfd pfd;
-	long t0, reach;
-	struct bg g;
+	pid_t pid;
 	int uffd;
 
+	memset(pop->w, 0, sizeof(*pop->w));
 	if (madvise(pop->p, pop->len, MADV_DONTNEED))
 		return -1;
 	uffd = uffd_new(0);
-	if (uffd < 0 || uffd_register(uffd, tail, 4 * ps,
-				      UFFDIO_REGISTER_MODE_MISSING, NULL))
+	if (uffd < 0)
 		return -1;
-	t0 = now_us();
-	if (bg_start(&g, do_populate, pop))
+	if (uffd_register(uffd, tail, 4 * ps, UFFDIO_REGISTER_MODE_MISSING, NULL) ||
+	    (pid = watcher_start(uffd, pop->w, close_after_us)) < 0) {
+		close(uffd);
 		return -1;
-	pfd = (struct pollfd){ .fd = uffd, .events = POLLIN };
-	reach = poll(&pfd, 1, WAIT_MS * 20) == 1 ? now_us() - t0 : -1;
+	}
+	if (close_after_us >= 0) {
+		close(uffd);
+		uffd = -1;
+	}
+	*uffdp = uffd;
+	if (bg_start(g, do_populate, pop)) {
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		return -1;
+	}
+	return pid;
+}
+
+/*
+ * How long one MADV_POPULATE_WRITE over pop takes to reach its registered
+ * tail: the part of the walk done under mmap_lock.
+ */
+static long walk_until_fault(struct populate *pop, size_t ps)
+{
+	struct bg g;
+	int uffd;
+	pid_t pid = walk_start(pop, ps, &g, -1, &uffd);
+
+	if (pid < 0)
+		return -1;
+	waitpid(pid, NULL, 0);
 	close(uffd);
-	if (bg_join(&g, WAIT_MS * 20) || g.ret)
+	if (bg_join(&g, WAIT_MS * 20) || g.ret || !pop->w->reach_us)
 		return -1;
-	return reach;
+	return pop->w->reach_us;
 }
 
 /*
@@ -106,104 +199,60 @@ static long walk_until_fault(struct populate *pop, size_t ps)
  * normally. Before the fix it got SIGBUS (madvise fails with EFAULT);
  * between 4.14 and the RETRY change it livelocked holding mmap_lock.
  *
- * The race is steered, not hoped for: one MADV_POPULATE_READ faults in a
- * big read-only VMA (zero pages, grown until the walk under mmap_lock
- * takes >= 100 ms or the VMA hits its cap) and then the registered one.
- * close() started while the walk is still in the big VMA (no message
- * yet, walk not done) blocks on mmap_write_lock: the window is open. Only
- * such iterations count; if none does, the scenario cannot judge and
+ * The race is steered, not hoped for: one MADV_POPULATE_WRITE allocates
+ * the pages of a big VMA and then faults on the registered tail. The
+ * watcher's close() an eighth into the walk (timed on a first walk),
+ * while it is still in the big VMA (no message yet, walk not done),
+ * blocks on mmap_write_lock: the window is open. The first iteration
+ * that confirms it judges; if none does, the scenario cannot judge and
  * SKIPs.
  */
 int close_vs_gup(const struct ctx *c)
 {
-	size_t ps = c->mt->page_size(), big = 16UL << 20, max_big = 2UL << 30;
-	struct populate pop;
-	long walk_us = 0, t0;
-	int confirmed = 0, i;
+	size_t ps = c->mt->page_size(), big = E2_BIG;
+	struct populate pop = { 0 };
+	long walk_us;
+	struct watch *w;
 	char *region;
+	int i;
 
-	/*
-	 * UML mirrors every pte into the host process as its own mapping
-	 * (zero pages cannot be merged): stay well under the host's
-	 * vm.max_map_count of 65530. Smaller walks never take long enough
-	 * there, so start at the cap.
-	 */
-	if (running_on_uml())
-		big = max_big = 128UL << 20;
-
-	for (;;) {
-		region = mmap(NULL, big + 4 * ps, PROT_READ,
-			      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-		SYS(region == MAP_FAILED ? -1 : 0);
-		SYS(mprotect(region + big, 4 * ps, PROT_READ | PROT_WRITE));
-		pop = (struct populate){ region, big + 4 * ps, 0 };
-		if (do_populate(&pop))
-			return skip("MADV_POPULATE_READ: %s", strerror(errno));
-		walk_us = walk_until_fault(&pop, ps);
-		SYS(walk_us < 0 ? -1 : 0);
-		if (walk_us >= E2_MIN_WALK_US || big >= max_big)
-			break;
-		munmap(region, big + 4 * ps);
-		big *= 2;
-	}
-	diag("calibrated: %zu MiB read-only VMA, walk to the registered range %ld us",
-	     big >> 20, walk_us);
+	w = mmap(NULL, ps, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	SYS(w == MAP_FAILED ? -1 : 0);
+	region = mmap(NULL, big + 4 * ps, PROT_READ | PROT_WRITE,
+		      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	SYS(region == MAP_FAILED ? -1 : 0);
+	/* Also the warm-up: the first touch of guest memory is slower. */
+	if (madvise(region, big + 4 * ps, MADV_POPULATE_WRITE))
+		return skip("MADV_POPULATE_WRITE: %s", strerror(errno));
+	pop = (struct populate){ region, big + 4 * ps, 0, w };
+	walk_us = walk_until_fault(&pop, ps);
+	SYS(walk_us < 0 ? -1 : 0);
+	diag("walk to the registered range: %ld us", walk_us);
 
 	for (i = 0; i < E2_ITERATIONS; i++) {
-		struct timespec quarter = { 0, walk_us * 1000 / 4 };
-		struct pollfd pfd;
-		bool window;
-		long close_us, slept_us;
 		struct bg g;
+		pid_t pid;
 		int uffd;
 
-		/* Every page a real fault: a slow walk without more ptes. */
-		SYS(madvise(region, big + 4 * ps, MADV_DONTNEED));
-		uffd = uffd_new(0);
-		SYS(uffd);
-		CHECK_EQ(uffd_register(uffd, region + big, 4 * ps,
-				       UFFDIO_REGISTER_MODE_MISSING, NULL), 0);
-		SYS(bg_start(&g, do_populate, &pop));
-		t0 = now_us();
-		nanosleep(&quarter, NULL);
-		slept_us = now_us() - t0;
-		pfd = (struct pollfd){ .fd = uffd, .events = POLLIN };
-		window = poll(&pfd, 1, 0) == 0 && !bg_done(&g, 0);
-		t0 = now_us();
-		SYS(close(uffd));
-		close_us = now_us() - t0;
+		pid = walk_start(&pop, ps, &g, walk_us / 8, &uffd);
+		SYS(pid < 0 ? -1 : 0);
 		/* A livelocked walk never ends: that is a failure, not a skip. */
 		CHECK(bg_join(&g, WAIT_MS + walk_us / 1000) == 0,
-		      "MADV_POPULATE_READ still running after close (iteration %d)", i);
-		diag("iteration %d: window %s, walk %ld us, close took %ld us, madvise %ld (%s)",
-		     i, window ? "open" : "missed", pop.took_us, close_us,
-		     g.ret, g.ret ? strerror(g.err) : "ok");
-		/*
-		 * Woken only once the walk had reached the registered range,
-		 * though asked for a quarter of it: the monitor cannot run
-		 * during the walk here, and more iterations will not change
-		 * that.
-		 */
-		if (!window && slept_us >= walk_us / 2) {
-			diag("iteration %d: asked to sleep %ld us, woke after %ld us: the walk was not preempted",
-			     i, walk_us / 4, slept_us);
-			break;
-		}
-		if (!window || close_us < walk_us / 8)
+		      "MADV_POPULATE_WRITE still running after close (iteration %d)", i);
+		SYS(waitpid(pid, NULL, 0) == pid ? 0 : -1);
+		diag("iteration %d: window %s, closed after %ld us, close took %ld us, walk %ld us, madvise %ld (%s)",
+		     i, w->window ? "open" : w->msg ? "missed (fault pending)" : "missed (walk done)",
+		     w->closed_at_us, w->close_us, pop.took_us, g.ret,
+		     g.ret ? strerror(g.err) : "ok");
+		if (!w->window)
 			continue;
-		confirmed++;
+		/* Whether or not close() had to wait, nothing may fail. */
 		CHECK_EQ(g.ret, 0);
+		if (w->close_us < walk_us / 8)
+			continue;
 		CHECK(all_bytes(region + big, 0, 4 * ps), "registered range not zero");
+		return PASS;
 	}
-	diag("race window confirmed open in %d of %d iterations", confirmed,
-	     i < E2_ITERATIONS ? i + 1 : i);
-	/*
-	 * Seen on UML 6.12 (UP): timer ticks fire during the walk, yet the
-	 * woken monitor only runs once the walk leaves the kernel, with
-	 * PREEMPT_NONE or PREEMPT, as SCHED_OTHER or SCHED_FIFO, so the
-	 * window never opens there.
-	 */
-	if (!confirmed)
-		return skip("race window never confirmed open (the monitor did not run during the walk)");
-	return PASS;
+	return skip("race window not confirmed open in %d iterations (the watcher did not run during the walk)",
+		    E2_ITERATIONS);
 }
