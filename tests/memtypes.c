@@ -154,7 +154,8 @@ int mem_memfd(const struct mem_type *mt, size_t size)
  */
 int mem_fill_file(int fd, off_t off, size_t len, char c)
 {
-	char *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, off);
+	char *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		       MAP_SHARED | MAP_POPULATE, fd, off);
 
 	if (p == MAP_FAILED)
 		return -errno;
