@@ -12,10 +12,12 @@ static const char *const crash_marks[] = {
 	"general protection fault", "Call Trace",
 };
 
-void console_scan_init(struct console_scan *s)
+void console_scan_init(struct console_scan *s, console_emit emit, void *arg)
 {
 	memset(s, 0, sizeof(*s));
 	s->plan = -1;
+	s->emit = emit;
+	s->emit_arg = arg;
 }
 
 static bool starts(const char *s, const char *prefix)
@@ -33,7 +35,7 @@ static bool is_tap(const char *l)
 	       starts(l, "# ") || !strcmp(l, "#");
 }
 
-static void scan_line(struct console_scan *s, FILE *tap, FILE *echo)
+static void scan_line(struct console_scan *s)
 {
 	char *l = s->line;
 	size_t i;
@@ -71,10 +73,8 @@ static void scan_line(struct console_scan *s, FILE *tap, FILE *echo)
 		return;
 	}
 	s->in_report = false;
-	fprintf(tap, "%s\n", l);
-	fflush(tap);
-	if (echo)
-		fprintf(echo, "%s\n", l);
+	if (s->emit)
+		s->emit(s->emit_arg, l);
 	if (starts(l, "1..")) {
 		s->plan = atoi(l + 3);
 	} else if (starts(l, "ok ") || starts(l, "not ok ")) {
@@ -87,8 +87,7 @@ static void scan_line(struct console_scan *s, FILE *tap, FILE *echo)
 	}
 }
 
-void console_scan_feed(struct console_scan *s, const char *buf, size_t n,
-		       FILE *tap, FILE *echo)
+void console_scan_feed(struct console_scan *s, const char *buf, size_t n)
 {
 	size_t i;
 
@@ -96,14 +95,32 @@ void console_scan_feed(struct console_scan *s, const char *buf, size_t n,
 		if (s->len < sizeof(s->line) - 1)
 			s->line[s->len++] = buf[i];
 		if (buf[i] == '\n')
-			scan_line(s, tap, echo);
+			scan_line(s);
 	}
 }
 
-void console_scan_flush(struct console_scan *s, FILE *tap, FILE *echo)
+void console_scan_flush(struct console_scan *s)
 {
 	if (s->len)
-		scan_line(s, tap, echo);
+		scan_line(s);
+}
+
+static void keep_first(char *into, size_t len, const char *s)
+{
+	if (!into[0] && s[0])
+		snprintf(into, len, "%s", s);
+}
+
+void console_scan_add(struct console_scan *all, const struct console_scan *s)
+{
+	all->plan = all->plan < 0 || s->plan < 0 ? -1 : all->plan + s->plan;
+	all->results += s->results;
+	all->not_ok += s->not_ok;
+	all->skipped += s->skipped;
+	keep_first(all->crash, sizeof(all->crash), s->crash);
+	keep_first(all->oom, sizeof(all->oom), s->oom);
+	if (s->last_test[0])
+		snprintf(all->last_test, sizeof(all->last_test), "%s", s->last_test);
 }
 
 int console_scan_verdict(const struct console_scan *s, int wait_status,

@@ -10,7 +10,12 @@
 #include <stdbool.h>
 #include <stdio.h>
 
+/* Where TAP lines go: tap.txt and the user, or a merge of several guests. */
+typedef void (*console_emit)(void *arg, const char *line);
+
 struct console_scan {
+	console_emit emit;
+	void *emit_arg;
 	char line[2048];
 	size_t len;
 	int plan;		/* -1 until "1..N" is seen */
@@ -26,10 +31,11 @@ struct console_scan {
 	char last_test[256];	/* last top-level result line */
 };
 
-void console_scan_init(struct console_scan *s);
-void console_scan_feed(struct console_scan *s, const char *buf, size_t n,
-		       FILE *tap, FILE *echo);
-void console_scan_flush(struct console_scan *s, FILE *tap, FILE *echo);
+void console_scan_init(struct console_scan *s, console_emit emit, void *arg);
+void console_scan_feed(struct console_scan *s, const char *buf, size_t n);
+void console_scan_flush(struct console_scan *s);
+/* Adds what one guest's scan saw to the scan of the whole run. */
+void console_scan_add(struct console_scan *all, const struct console_scan *s);
 /* Fills verdict; returns the exit status: 0 pass, 1 anything else. */
 int console_scan_verdict(const struct console_scan *s, int wait_status,
 			 char *verdict, size_t len);

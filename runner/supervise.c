@@ -3,9 +3,10 @@
  * Host supervisor: runs the guest (a UML kernel, or any command replaying a
  * console) in its own session, keeps everything it prints, streams its TAP
  * to stdout, and turns TAP, crash reports, exit status and timeouts into
- * one verdict:
+ * one verdict. With -j N it runs N guests as one run (see struct guest):
  *
  *   out/results/<run>/console.log   everything the guest printed
+ *                      console.N.log   ... the N-th guest (-j), N >= 2
  *   out/results/<run>/tap.txt       the TAP lines, as far as they got
  *   out/results/<run>/verdict       one line
  *   out/results/<run>/junit.xml     one testcase per TAP result
@@ -215,28 +216,191 @@ static void usage(void)
 {
 	fprintf(stderr,
 		"usage: supervise [-t timeout-s] [-o results-root] [-m physmem-dir] [-s source]\n"
-		"                 [-u] [-w] [-q] -- command...\n"
+		"                 [-j guests] [-u] [-w] [-q] -- command...\n"
+		"  -j  run that many guests, each with UFFD_SHARD=i/N appended, as one run\n"
 		"  -u  the command is UML: give it a private uml_dir, removed afterwards\n"
 		"  -w  a WARN in the console is not a crash\n");
 	exit(2);
 }
 
+#define MAX_GUESTS 8
+
+/*
+ * One guest of the run. With several (-j), each runs every N-th scenario
+ * and its TAP is merged into one stream: results renumbered in the order
+ * they arrive, each with the diagnostics its guest printed before it, the
+ * plan at the end.
+ */
+struct guest {
+	int nr;
+	pid_t pid;
+	int pidfd, out;		/* console pipe, read end; -1 once done */
+	long grace;		/* exited: read what is left until then */
+	int status;
+	FILE *console;
+	struct console_scan scan;
+	char uml_dir[PATH_MAX];
+	char *pending;		/* diagnostics waiting for their result */
+	size_t pending_len;
+};
+
+static struct {
+	FILE *tap, *echo;
+	int nr_guests, results;
+	bool header;
+} run_out;
+
+static void put_line(const char *l)
+{
+	fprintf(run_out.tap, "%s\n", l);
+	if (run_out.echo)
+		fprintf(run_out.echo, "%s\n", l);
+}
+
+static void emit_one(void *arg, const char *l)
+{
+	(void)arg;
+	put_line(l);
+	fflush(run_out.tap);
+}
+
+static void pending_flush(struct guest *g)
+{
+	if (g->pending_len)
+		fputs(g->pending, run_out.tap);
+	if (g->pending_len && run_out.echo)
+		fputs(g->pending, run_out.echo);
+	g->pending_len = 0;
+}
+
+static void emit_merged(void *arg, const char *l)
+{
+	struct guest *g = arg;
+	char *grown, renumbered[2100];
+	const char *rest;
+	bool ok = !strncmp(l, "ok ", 3);
+
+	if (!strncmp(l, "TAP version", 11) || !strncmp(l, "KTAP version", 12)) {
+		if (!run_out.header)
+			put_line(l);
+		run_out.header = true;
+		return;
+	}
+	if (!strncmp(l, "1..", 3))
+		return;
+	if (!ok && strncmp(l, "not ok ", 7)) {
+		size_t n = strlen(l) + 1;
+
+		grown = realloc(g->pending, g->pending_len + n + 1);
+		if (!grown)
+			die("out of memory");
+		g->pending = grown;
+		memcpy(g->pending + g->pending_len, l, n - 1);
+		g->pending_len += n;
+		g->pending[g->pending_len - 1] = '\n';
+		g->pending[g->pending_len] = '\0';
+		return;
+	}
+	rest = l + (ok ? 3 : 7);
+	rest += strspn(rest, "0123456789");
+	snprintf(renumbered, sizeof(renumbered), "%s %d%s", ok ? "ok" : "not ok",
+		 ++run_out.results, rest);
+	pending_flush(g);
+	emit_one(NULL, renumbered);
+}
+
+static void guest_start(struct guest *g, char **argv, int argc,
+			const char *physmem, bool uml, const char *run,
+			bool allow_warn)
+{
+	char **av = calloc(argc + 3, sizeof(*av)), name[32];
+	int pfd[2], n = argc;
+
+	if (!av)
+		die("out of memory");
+	memcpy(av, argv, argc * sizeof(*av));
+	if (uml) {
+		make_uml_dir(g->uml_dir, sizeof(g->uml_dir),
+			     physmem ? physmem : getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+		if (asprintf(&av[n++], "uml_dir=%s", g->uml_dir) < 0)
+			die("out of memory");
+	}
+	if (run_out.nr_guests > 1 &&
+	    asprintf(&av[n++], "UFFD_SHARD=%d/%d", g->nr, run_out.nr_guests) < 0)
+		die("out of memory");
+	if (g->nr == 1)
+		snprintf(name, sizeof(name), "console.log");
+	else
+		snprintf(name, sizeof(name), "console.%d.log", g->nr);
+	g->console = open_in(run, name);
+	console_scan_init(&g->scan, run_out.nr_guests > 1 ? emit_merged : emit_one, g);
+	g->scan.allow_warn = allow_warn;
+	if (pipe2(pfd, O_CLOEXEC))
+		die("pipe: %s", strerror(errno));
+	g->pid = start_guest(av, pfd[1], physmem);
+	if (g->pid < 0)
+		die("fork: %s", strerror(errno));
+	close(pfd[1]);
+	g->out = pfd[0];
+	g->pidfd = syscall(SYS_pidfd_open, g->pid, 0);
+}
+
+/* Reads what guest g printed; false once its console is done. */
+static bool guest_read(struct guest *g)
+{
+	char buf[4096];
+	ssize_t n = read(g->out, buf, sizeof(buf));
+
+	if (n <= 0)
+		return false;
+	fwrite(buf, 1, n, g->console);
+	fflush(g->console);
+	console_scan_feed(&g->scan, buf, n);
+	return true;
+}
+
+static void guest_done(struct guest *g)
+{
+	console_scan_flush(&g->scan);
+	close(g->out);
+	g->out = -1;
+}
+
+/*
+ * The console closes a moment before UML exits (it still removes its
+ * uml_dir): let it finish, or its exit status is our SIGKILL. Then kill
+ * what is left; the session's other processes (UML's helpers) die with
+ * it.
+ */
+static void guest_reap(struct guest *g, bool wait_exit)
+{
+	struct pollfd p = { .fd = g->pidfd, .events = POLLIN };
+	long deadline;
+
+	if (wait_exit)
+		poll(&p, 1, 2000);
+	kill(-g->pid, SIGKILL);
+	waitpid(g->pid, &g->status, 0);
+	for (deadline = now_ms() + 2000; group_alive(g->pid) && now_ms() < deadline;)
+		usleep(10000);
+	if (g->uml_dir[0])
+		nftw(g->uml_dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+	fclose(g->console);
+}
+
 int main(int argc, char **argv)
 {
 	const char *root = "out/results", *physmem = NULL, *source = NULL;
-	long start, boot_ms = -1;
-	int timeout_s = 300, opt, pfd[2], pidfd, status = 0;
-	bool quiet = false, hung = false, exited = false, uml = false;
-	char run[PATH_MAX], buf[4096], verdict[512], uml_dir[PATH_MAX] = "";
-	char uml_arg[PATH_MAX + 16], **guest;
-	struct console_scan scan;
-	FILE *console, *tap, *vf;
-	long deadline;
-	pid_t pid;
-	int rc;
+	long start, boot_ms = -1, deadline;
+	int timeout_s = 300, opt, live, i, rc;
+	bool quiet = false, hung = false, uml = false, allow_warn = false;
+	char run[PATH_MAX], verdict[512];
+	struct guest guests[MAX_GUESTS] = { 0 };
+	struct console_scan all;
+	FILE *vf;
 
-	console_scan_init(&scan);
-	while ((opt = getopt(argc, argv, "t:o:m:s:uwq")) != -1) {
+	run_out.nr_guests = 1;
+	while ((opt = getopt(argc, argv, "t:o:m:s:j:uwq")) != -1) {
 		switch (opt) {
 		case 't':
 			timeout_s = atoi(optarg);
@@ -250,11 +414,14 @@ int main(int argc, char **argv)
 		case 's':
 			source = optarg;
 			break;
+		case 'j':
+			run_out.nr_guests = atoi(optarg);
+			break;
 		case 'u':
 			uml = true;
 			break;
 		case 'w':
-			scan.allow_warn = true;
+			allow_warn = true;
 			break;
 		case 'q':
 			quiet = true;
@@ -263,7 +430,8 @@ int main(int argc, char **argv)
 			usage();
 		}
 	}
-	if (optind >= argc || timeout_s <= 0)
+	if (optind >= argc || timeout_s <= 0 || run_out.nr_guests < 1 ||
+	    run_out.nr_guests > MAX_GUESTS)
 		usage();
 	if (physmem)
 		check_physmem_dir(physmem);
@@ -274,107 +442,105 @@ int main(int argc, char **argv)
 	prctl(PR_SET_PDEATHSIG, SIGTERM);
 	if (getppid() == 1)
 		die("parent exited before the guest started");
-	guest = argv + optind;
-	if (uml) {
-		int n = argc - optind;
-
-		make_uml_dir(uml_dir, sizeof(uml_dir),
-			     physmem ? physmem : getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
-		snprintf(uml_arg, sizeof(uml_arg), "uml_dir=%s", uml_dir);
-		guest = calloc(n + 2, sizeof(*guest));
-		if (!guest)
-			die("out of memory");
-		memcpy(guest, argv + optind, n * sizeof(*guest));
-		guest[n] = uml_arg;
-	}
 
 	make_run_dir(root, run, sizeof(run));
-	console = open_in(run, "console.log");
-	tap = open_in(run, "tap.txt");
+	run_out.tap = open_in(run, "tap.txt");
+	run_out.echo = quiet ? NULL : stdout;
 	setvbuf(stdout, NULL, _IOLBF, 0);
 
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 	signal(SIGHUP, on_signal);
 	signal(SIGPIPE, SIG_IGN);
-	if (pipe2(pfd, O_CLOEXEC))
-		die("pipe: %s", strerror(errno));
 	start = now_ms();
-	pid = start_guest(guest, pfd[1], physmem);
-	if (pid < 0)
-		die("fork: %s", strerror(errno));
-	close(pfd[1]);
-	pidfd = syscall(SYS_pidfd_open, pid, 0);
+	for (i = 0; i < run_out.nr_guests; i++) {
+		guests[i].nr = i + 1;
+		guest_start(&guests[i], argv + optind, argc - optind, physmem,
+			    uml, run, allow_warn);
+	}
 
 	deadline = now_ms() + timeout_s * 1000L;
-	for (;;) {
-		struct pollfd p[2] = {
-			{ .fd = pfd[0], .events = POLLIN },
-			{ .fd = exited ? -1 : pidfd, .events = POLLIN },
-		};
-		long left = deadline - now_ms();
-		ssize_t n;
+	for (live = run_out.nr_guests; live && !interrupted;) {
+		struct pollfd p[2 * MAX_GUESTS];
+		long now = now_ms(), wait = deadline - now;
 
-		if (interrupted)
-			break;
-		if (left <= 0) {
+		if (wait <= 0) {
 			hung = true;
 			break;
 		}
-		if (poll(p, 2, left) < 0) {
+		for (i = 0; i < run_out.nr_guests; i++) {
+			struct guest *g = &guests[i];
+
+			/* The guest's helpers may hold the pipe after it exits. */
+			if (g->out >= 0 && g->grace && now >= g->grace) {
+				guest_done(g);
+				live--;
+			}
+			if (g->grace && g->out >= 0 && g->grace - now < wait)
+				wait = g->grace - now;
+			p[2 * i] = (struct pollfd){ .fd = g->out, .events = POLLIN };
+			p[2 * i + 1] = (struct pollfd){
+				.fd = g->grace ? -1 : g->pidfd, .events = POLLIN };
+		}
+		if (!live)
+			break;
+		if (poll(p, 2 * run_out.nr_guests, wait) < 0) {
 			if (errno == EINTR)
 				continue;
 			break;
 		}
-		/* The guest's helpers may hold the pipe after it exits. */
-		if (p[1].revents) {
-			exited = true;
-			deadline = now_ms() + 1000;
-		}
-		if (!(p[0].revents & (POLLIN | POLLHUP)))
-			continue;
-		n = read(pfd[0], buf, sizeof(buf));
-		if (n <= 0)
-			break;
-		fwrite(buf, 1, n, console);
-		fflush(console);
-		console_scan_feed(&scan, buf, n, tap, quiet ? NULL : stdout);
-		if (boot_ms < 0 && scan.plan >= 0)
-			boot_ms = now_ms() - start;
-	}
-	console_scan_flush(&scan, tap, quiet ? NULL : stdout);
-	/*
-	 * The console closes a moment before UML exits (it still removes
-	 * its uml_dir): let it finish, or its exit status is our SIGKILL.
-	 */
-	if (!interrupted && !hung && !exited) {
-		struct pollfd p = { .fd = pidfd, .events = POLLIN };
+		for (i = 0; i < run_out.nr_guests; i++) {
+			struct guest *g = &guests[i];
 
-		poll(&p, 1, 2000);
+			if (p[2 * i + 1].revents)
+				g->grace = now_ms() + 1000;
+			if (g->out < 0 || !(p[2 * i].revents & (POLLIN | POLLHUP)))
+				continue;
+			if (!guest_read(g)) {
+				guest_done(g);
+				live--;
+			}
+			if (boot_ms < 0 && g->scan.plan >= 0)
+				boot_ms = now_ms() - start;
+		}
 	}
-	kill(-pid, SIGKILL);
-	waitpid(pid, &status, 0);
-	/* The session's other processes (UML's helpers) die with it. */
-	for (deadline = now_ms() + 2000; group_alive(pid) && now_ms() < deadline;)
-		usleep(10000);
-	if (uml_dir[0])
-		nftw(uml_dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
-	fclose(console);
-	fclose(tap);
+	console_scan_init(&all, NULL, NULL);
+	all.plan = 0;
+	for (i = 0; i < run_out.nr_guests; i++) {
+		struct guest *g = &guests[i];
+
+		if (g->out >= 0)
+			guest_done(g);
+		guest_reap(g, !interrupted && !hung && !g->grace);
+		console_scan_add(&all, &g->scan);
+		if (run_out.nr_guests > 1)
+			pending_flush(g);
+	}
+	if (run_out.nr_guests > 1 && all.plan >= 0) {
+		char plan[32];
+
+		snprintf(plan, sizeof(plan), "1..%d", all.plan);
+		put_line(plan);
+	}
+	fclose(run_out.tap);
 
 	if (interrupted) {
 		snprintf(verdict, sizeof(verdict), "interrupted by signal %d",
 			 (int)interrupted);
 		rc = 128 + interrupted;
-	} else if (hung && !exited) {
+	} else if (hung) {
 		snprintf(verdict, sizeof(verdict),
 			 "hang: guest still running after %ds%s%s", timeout_s,
-			 scan.last_test[0] ? ", last TAP line: " : "",
-			 scan.last_test);
+			 all.last_test[0] ? ", last TAP line: " : "",
+			 all.last_test);
 		rc = 1;
 	} else {
-		rc = console_scan_verdict(&scan, status, verdict,
-					  sizeof(verdict));
+		int status = 0;
+
+		/* The first guest that did not exit 0 speaks for the run. */
+		for (i = 0; i < run_out.nr_guests && !status; i++)
+			status = guests[i].status;
+		rc = console_scan_verdict(&all, status, verdict, sizeof(verdict));
 	}
 	vf = open_in(run, "verdict");
 	fprintf(vf, "%s\n", verdict);

@@ -338,7 +338,7 @@ static void run_kselftest(const char *cmdline, int timeout_s)
  * After the run, in the guest: any taint (a WARN, a BUG, a bad page)
  * means the kernel misbehaved, whatever the scenarios saw.
  */
-static void check_taint(unsigned long allowed)
+static void check_taint(unsigned long allowed, const char *name)
 {
 	unsigned long taint = 0;
 	char why[64];
@@ -350,26 +350,28 @@ static void check_taint(unsigned long allowed)
 		fclose(f);
 	snprintf(why, sizeof(why), "tainted=%#lx%s", taint,
 		 taint & allowed ? " (allowed bits ignored)" : "");
-	result(taint & ~allowed ? FAILED : PASSED, "kernel-untainted", why);
+	result(taint & ~allowed ? FAILED : PASSED, name, why);
 }
 
 static void usage(void)
 {
 	fprintf(stderr,
 		"usage: tap-runner [-t timeout-s] [-f glob[,glob...]] [-e exitcode-file]\n"
-		"                  [-a allowed-taint-mask] [-p] [-k kselftest-command]... [binary...]\n");
+		"                  [-a allowed-taint-mask] [-s shard/shards] [-p]\n"
+		"                  [-k kselftest-command]... [binary...]\n");
 	exit(2);
 }
 
 int main(int argc, char **argv)
 {
 	const char *filters = NULL, *exitcode_file = NULL, *ksft[16];
-	int timeout_s = 30, opt, i, verdict, nr_ksft = 0;
+	int timeout_s = 30, opt, i, verdict, nr_ksft = 0, shard = 1, shards = 1;
+	char untainted[64] = "kernel-untainted";
 	unsigned long allowed_taint = 0;
 	bool poweroff = false;
 	FILE *f;
 
-	while ((opt = getopt(argc, argv, "t:f:e:a:pk:")) != -1) {
+	while ((opt = getopt(argc, argv, "t:f:e:a:s:pk:")) != -1) {
 		switch (opt) {
 		case 't':
 			timeout_s = atoi(optarg);
@@ -382,6 +384,11 @@ int main(int argc, char **argv)
 			break;
 		case 'a':
 			allowed_taint = strtoul(optarg, NULL, 0);
+			break;
+		case 's':
+			if (sscanf(optarg, "%d/%d", &shard, &shards) != 2 ||
+			    shard < 1 || shard > shards)
+				usage();
 			break;
 		case 'p':
 			poweroff = true;
@@ -402,6 +409,20 @@ int main(int argc, char **argv)
 		if (list_cases(argv[i], filters))
 			out("# cannot list scenarios of %s", argv[i]);
 	/*
+	 * One of several guests sharing the run (supervise -j): every
+	 * shards-th scenario, and a taint result of its own kernel.
+	 */
+	if (shards > 1) {
+		int kept = 0;
+
+		for (i = 0; i < nr_cases; i++)
+			if (i % shards == shard - 1)
+				cases[kept++] = cases[i];
+		nr_cases = kept;
+		snprintf(untainted, sizeof(untainted),
+			 "kernel-untainted/guest-%d-of-%d", shard, shards);
+	}
+	/*
 	 * kselftest programs are counted as they go: plan at the end. The
 	 * guest run (-e) ends with the taint check.
 	 */
@@ -412,7 +433,7 @@ int main(int argc, char **argv)
 	for (i = 0; i < nr_ksft; i++)
 		run_kselftest(ksft[i], timeout_s);
 	if (exitcode_file)
-		check_taint(allowed_taint);
+		check_taint(allowed_taint, untainted);
 	if (nr_ksft)
 		out("1..%d", results);
 	out("# pass %d skip %d fail %d", counts[PASSED], counts[SKIPPED],

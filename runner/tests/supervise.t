@@ -40,7 +40,7 @@ case_() {
 }
 
 echo "TAP version 13"
-echo "1..49"
+echo "1..66"
 case_ clean clean.log 0 10 0 "pass: 24 ok, 9 skipped"
 case_ fail fail.log 1 10 1 "fail: 1 of 24 not ok"
 case_ panic panic.log 134 10 1 "crash: Kernel panic - not syncing: Attempted to kill init"
@@ -53,4 +53,44 @@ case_ hang hang.log hang 2 1 "hang: guest still running after 2s, last TAP line:
 # Whatever the hung guest started is gone with its session.
 sleep_left=$(ps -eo args | grep -c "^sleep 300$")
 ok $([ "$sleep_left" = 0 ]; echo $?) "hang: the guest's session was killed" "$sleep_left left"
+
+# Two guests (-j 2), the way make check splits the scenarios: each
+# stand-in replays its own log, chosen by the UFFD_SHARD=i/2 argument
+# supervise appends.
+# merged <name> <log-1> <log-2> <exit-2|hang> <want-rc> <want-verdict-prefix>
+merged() {
+	name=$1 one=$LOGS/$2 two=$LOGS/$3 end2=$4 want_rc=$5 want=$6
+	root=$work/$name
+	[ "$end2" = hang ] && end2="exec sleep 300" || end2="exit $end2"
+	"$SUP" -q -j 2 -t 3 -o "$root" -- sh -c "
+		case \$1 in
+		UFFD_SHARD=1/2) cat '$one' ;;
+		UFFD_SHARD=2/2) cat '$two'; $end2 ;;
+		*) echo 'no shard argument'; exit 1 ;;
+		esac" sh 2>/dev/null
+	rc=$?
+	verdict=$(cat "$root/latest/verdict" 2>/dev/null)
+	ok $([ "$rc" = "$want_rc" ]; echo $?) "$name: exit status $want_rc" "got $rc"
+	case $verdict in "$want"*) v=0 ;; *) v=1 ;; esac
+	ok $v "$name: verdict '$want...'" "got '$verdict'"
+	cmp -s "$one" "$root/latest/console.log" && cmp -s "$two" "$root/latest/console.2.log"
+	ok $? "$name: console.log and console.2.log kept byte for byte"
+}
+merged merged-clean clean.log clean.log 0 0 "pass: 48 ok, 18 skipped"
+tap=$work/merged-clean/latest/tap.txt
+nums=$(sed -n 's/^\(ok\|not ok\) \([0-9]*\) .*/\2/p' "$tap" | tr '\n' ' ')
+ok $([ "$nums" = "$(seq -s ' ' 1 48) " ]; echo $?) "merged: results renumbered 1..48 in order" "got $nums"
+ok $([ "$(grep -c '^TAP version' "$tap")" = 1 ] && [ "$(tail -n1 "$tap")" = "1..48" ]; echo $?) \
+	"merged: one TAP header, the plan (1..48) at the end"
+perl -MTAP::Parser -e 'local $/; my $p = TAP::Parser->new({ tap => <STDIN> });
+	my $n = 0; while (my $r = $p->next) { $n++ if $r->is_test }
+	exit($p->parse_errors || $n != 48 || $p->tests_planned != 48)' <"$tap"
+ok $? "merged: TAP::Parser reads 48 results of a plan of 48"
+merged merged-fail clean.log fail.log 1 1 "fail: 1 of 48 not ok"
+grep -B1 '^not ok [0-9]* copy-src-efault/shmem' "$work/merged-fail/latest/tap.txt" | grep -q '^# copy.c:130'
+ok $? "merged: a result keeps the diagnostics its guest printed before it"
+merged merged-panic clean.log panic.log 134 1 "crash: Kernel panic - not syncing: Attempted to kill init"
+merged merged-hang clean.log hang.log hang 1 "hang: guest still running after 3s"
+sleep_left=$(ps -eo args | grep -c "^sleep 300$")
+ok $([ "$sleep_left" = 0 ]; echo $?) "merged-hang: both sessions were killed" "$sleep_left left"
 [ "$failed" = 0 ]
