@@ -32,7 +32,7 @@ fault() {
 }
 
 echo "TAP version 13"
-echo "1..38"
+echo "1..41"
 
 # A scenario that never returns: its timeout, and the rest still runs.
 fault timeout 1 "fail: 1 of 3 not ok" T=hang,pass SCENARIO_TIMEOUT=2
@@ -114,6 +114,35 @@ interrupt() {	# interrupt <INT|TERM> <group|make>
 }
 interrupt INT group
 interrupt TERM make
+
+# Two guests (GUESTS=2, as make check runs the scenarios), both idle:
+# SIGTERM to make stops both, and the run still says interrupted.
+out=$work/interrupt-guests
+mkdir -p "$out"
+setsid env TMPDIR="$tmp" OUT="$out" UFFD_MODE=idle GUESTS=2 \
+	make -s -C "$TOP" check >"$out.log" 2>&1 &
+i=0
+while [ $i -lt 200 ] && [ "$(pgrep -f "uml_dir=$tmp.* UFFD_SHARD=[12]/2" | wc -l)" -lt 2 ]; do
+	sleep 0.1
+	i=$((i + 1))
+done
+sleep 1
+make_pid=$(pgrep -f -n "make -s -C $TOP check")
+shards=$(pgrep -af "uml_dir=$tmp" | grep -o 'UFFD_SHARD=[12]/2' | sort -u | wc -l)
+ok "$(is "$shards" 2)" "interrupt-guests: both guests are running" "$shards"
+kill -s TERM "$make_pid"
+t0=$(date +%s%N)
+while pgrep -f "uml_dir=$tmp" >/dev/null && [ $(($(date +%s%N) - t0)) -lt 2000000000 ]; do
+	sleep 0.05
+done
+left=$(pgrep -f "uml_dir=$tmp" | wc -l)
+ok "$(is "$left" 0)" "interrupt-guests: both UMLs and their helpers gone within 2 s" "$left left"
+sleep 0.5
+case $(cat "$out/results/latest/verdict" 2>/dev/null) in
+interrupted*) v=0 ;;
+*) v=1 ;;
+esac
+ok $v "interrupt-guests: the results say interrupted" "got '$(cat "$out/results/latest/verdict" 2>/dev/null)'"
 
 # Nothing of ours is left: no guest, nothing in TMPDIR.
 sleep 0.5
