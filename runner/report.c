@@ -78,9 +78,13 @@ static void write_junit(FILE *in, FILE *out, struct tally *t)
 
 		line[strcspn(line, "\n")] = '\0';
 		if (!ok && !nok) {
+			long ms;
+
 			if (line[0] == '#') {
 				fprintf(d, "%s\n", line);
-				sscanf(line, "# %*d scenarios in %ld ms", &t->scenarios_ms);
+				/* Guest time: the sum over the guests (-j). */
+				if (sscanf(line, "# %*d scenarios in %ld ms", &ms) == 1)
+					t->scenarios_ms += ms;
 			}
 			continue;
 		}
