@@ -370,16 +370,23 @@ static void guest_done(struct guest *g)
  * The console closes a moment before UML exits (it still removes its
  * uml_dir): let it finish, or its exit status is our SIGKILL. Then kill
  * what is left; the session's other processes (UML's helpers) die with
- * it.
+ * it. Every guest is stopped before any is reaped.
  */
-static void guest_reap(struct guest *g, bool wait_exit)
+static void guest_stop(struct guest *g, bool wait_exit)
 {
 	struct pollfd p = { .fd = g->pidfd, .events = POLLIN };
-	long deadline;
 
+	if (g->out >= 0)
+		guest_done(g);
 	if (wait_exit)
 		poll(&p, 1, 2000);
 	kill(-g->pid, SIGKILL);
+}
+
+static void guest_reap(struct guest *g)
+{
+	long deadline;
+
 	waitpid(g->pid, &g->status, 0);
 	for (deadline = now_ms() + 2000; group_alive(g->pid) && now_ms() < deadline;)
 		usleep(10000);
@@ -506,15 +513,13 @@ int main(int argc, char **argv)
 	}
 	console_scan_init(&all, NULL, NULL);
 	all.plan = 0;
+	for (i = 0; i < run_out.nr_guests; i++)
+		guest_stop(&guests[i], !interrupted && !hung && !guests[i].grace);
 	for (i = 0; i < run_out.nr_guests; i++) {
-		struct guest *g = &guests[i];
-
-		if (g->out >= 0)
-			guest_done(g);
-		guest_reap(g, !interrupted && !hung && !g->grace);
-		console_scan_add(&all, &g->scan);
+		guest_reap(&guests[i]);
+		console_scan_add(&all, &guests[i].scan);
 		if (run_out.nr_guests > 1)
-			pending_flush(g);
+			pending_flush(&guests[i]);
 	}
 	if (run_out.nr_guests > 1 && all.plan >= 0) {
 		char plan[32];
