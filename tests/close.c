@@ -81,12 +81,10 @@ static long do_populate(void *arg)
 	struct populate *p = arg;
 	long t0 = now_us(), ret;
 
-	if (p->w)
-		p->w->start_us = t0;
+	p->w->start_us = t0;
 	ret = madvise(p->p, p->len, MADV_POPULATE_WRITE);
 	p->took_us = now_us() - t0;
-	if (p->w)
-		p->w->done = true;
+	p->w->done = true;
 	return ret;
 }
 
@@ -210,7 +208,7 @@ static long walk_until_fault(struct populate *pop, size_t ps)
 int close_vs_gup(const struct ctx *c)
 {
 	size_t ps = c->mt->page_size(), big = E2_BIG;
-	struct populate pop = { 0 };
+	struct populate pop;
 	long walk_us;
 	struct watch *w;
 	char *region;
