@@ -78,12 +78,12 @@ fi
 # SIGTERM to make alone (what a CI timeout sends). UML and its helpers
 # must be gone within 2 s and the results say "interrupted". With two
 # guests (GUESTS=2, as make check runs the scenarios; both idle) both go.
-running() {	# how many guests are up: a plan in tap.txt, or idle guests
-	if [ "$guests" = 1 ]; then
-		cat "$out/results/latest/tap.txt" 2>/dev/null | grep -c '^1\.\.'
-	else
-		pgrep -af "uml_dir=$tmp" | grep -o 'UFFD_SHARD=[0-9]*/[0-9]*' | sort -u | wc -l
-	fi
+running() {	# how many UMLs are up: each has a uml_dir of its own
+	pgrep -af "uml_dir=$tmp" | grep -o "uml_dir=[^ ]*" | sort -u | wc -l
+}
+ready() {	# all guests up; one guest in its hanging scenario (its plan out)
+	[ "$(running)" -ge "$guests" ] &&
+		{ [ "$guests" -gt 1 ] || grep -q '^1\.\.' "$out/results/latest/tap.txt" 2>/dev/null; }
 }
 interrupt() {	# interrupt <INT|TERM> <group|make> [guests]
 	sig=$1 whom=$2 guests=${3:-1} name=interrupt-$1${3:+-guests-$3}
@@ -100,7 +100,7 @@ interrupt() {	# interrupt <INT|TERM> <group|make> [guests]
 	fi
 	# setsid forks only when the caller is a group leader; find make.
 	i=0
-	while [ $i -lt 200 ] && [ "$(running)" -lt "$guests" ]; do
+	while [ $i -lt 200 ] && ! ready; do
 		sleep 0.1
 		i=$((i + 1))
 	done
