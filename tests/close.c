@@ -13,10 +13,6 @@
 
 #include "scenarios.h"
 
-#ifndef MADV_POPULATE_WRITE
-#define MADV_POPULATE_WRITE 23
-#endif
-
 /*
  * E1. A baseline: a thread blocked in a userfault resumes when the uffd
  * is closed, and the fault is served normally (zeros), no signal. This

@@ -151,14 +151,18 @@ int mem_memfd(const struct mem_type *mt, size_t size)
 /*
  * Writes through a temporary shared mapping: hugetlbfs has no write(), and
  * the mapping is gone before the caller may want to add F_SEAL_WRITE.
+ * Populated for write: UML maps a clean pte read-only in the host, so the
+ * first store to each 4 KiB page would be a host fault (about 150 us; 80 ms
+ * for a 2 MiB source). MADV_POPULATE_WRITE is 5.14+; without it memset
+ * faults as usual.
  */
 int mem_fill_file(int fd, off_t off, size_t len, char c)
 {
-	char *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
-		       MAP_SHARED | MAP_POPULATE, fd, off);
+	char *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, off);
 
 	if (p == MAP_FAILED)
 		return -errno;
+	madvise(p, len, MADV_POPULATE_WRITE);
 	memset(p, c, len);
 	munmap(p, len);
 	return 0;

@@ -21,6 +21,11 @@
 #include <sys/types.h>
 #include "uffd-uapi.h"
 
+/* Linux 5.14; musl 1.2.3's <sys/mman.h> predates it. */
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23
+#endif
+
 /* kselftest exit codes, which the guest runner understands. */
 enum result { PASS = 0, FAIL = 1, SKIP = 4 };
 
