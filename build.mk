@@ -23,7 +23,7 @@ SCENARIO_HDR := $(wildcard tests/*.h)
 
 .PHONY: all guest host
 all: $(OUT)/rootfs.cpio $(HOST)/supervise
-guest: $(GUEST)/uffd-scenarios $(GUEST)/tap-runner $(GUEST)/fault-inject
+guest: $(GUEST)/init $(GUEST)/uffd-scenarios $(GUEST)/tap-runner $(GUEST)/fault-inject
 host: $(HOST)/supervise
 
 $(GUEST)/uffd-scenarios: $(SCENARIO_SRC) $(SCENARIO_HDR) $(HEADERS)/linux/userfaultfd.h
@@ -35,6 +35,10 @@ $(GUEST)/fault-inject: tests/faults/fault-inject.c
 	$(MUSL_CC) $(GUEST_CFLAGS) -o $@ $<
 
 $(GUEST)/tap-runner: runner/tap-runner.c
+	@mkdir -p $(@D)
+	$(MUSL_CC) $(GUEST_CFLAGS) -o $@ $<
+
+$(GUEST)/init: rootfs/init.c
 	@mkdir -p $(@D)
 	$(MUSL_CC) $(GUEST_CFLAGS) -o $@ $<
 
@@ -51,9 +55,9 @@ $(GUEST)/kselftest/%: $(KSELFTEST_SRC)/%.c $(addprefix $(KSELFTEST_SRC)/,$(KSELF
 	@mkdir -p $(@D)
 	cd $(KSELFTEST_SRC) && $(MUSL_CC) $(KSELFTEST_CFLAGS) -o $(abspath $@) $*.c $(KSELFTEST_COMMON)
 
-$(OUT)/rootfs-kselftest.cpio: rootfs/initramfs.list rootfs/kselftest.list rootfs/init $(GUEST)/uffd-scenarios $(GUEST)/tap-runner $(GUEST)/kselftest/uffd-unit-tests $(GUEST)/kselftest/uffd-stress $(HOST)/gen_init_cpio $(BUSYBOX)
+$(OUT)/rootfs-kselftest.cpio: rootfs/initramfs.list rootfs/kselftest.list $(GUEST)/init $(GUEST)/uffd-scenarios $(GUEST)/tap-runner $(GUEST)/kselftest/uffd-unit-tests $(GUEST)/kselftest/uffd-stress $(HOST)/gen_init_cpio $(BUSYBOX)
 	cat rootfs/initramfs.list rootfs/kselftest.list >$@.list
-	BUSYBOX=$(BUSYBOX) GUEST=$(abspath $(GUEST)) ROOTFS=$(abspath rootfs) \
+	BUSYBOX=$(BUSYBOX) GUEST=$(abspath $(GUEST)) \
 		$(HOST)/gen_init_cpio -t 0 $@.list >$@.tmp
 	mv $@.tmp $@
 	rm -f $@.list
@@ -62,7 +66,7 @@ $(HOST)/gen_init_cpio: $(GEN_INIT_CPIO_SRC)
 	@mkdir -p $(@D)
 	$(CC) -O2 -o $@ $<
 
-$(OUT)/rootfs.cpio: rootfs/initramfs.list rootfs/init $(GUEST)/uffd-scenarios $(GUEST)/tap-runner $(GUEST)/fault-inject $(HOST)/gen_init_cpio $(BUSYBOX)
-	BUSYBOX=$(BUSYBOX) GUEST=$(abspath $(GUEST)) ROOTFS=$(abspath rootfs) \
+$(OUT)/rootfs.cpio: rootfs/initramfs.list $(GUEST)/init $(GUEST)/uffd-scenarios $(GUEST)/tap-runner $(GUEST)/fault-inject $(HOST)/gen_init_cpio $(BUSYBOX)
+	BUSYBOX=$(BUSYBOX) GUEST=$(abspath $(GUEST)) \
 		$(HOST)/gen_init_cpio -t 0 $< >$@.tmp
 	mv $@.tmp $@
