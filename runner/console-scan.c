@@ -75,7 +75,9 @@ static void scan_line(struct console_scan *s)
 	s->in_report = false;
 	if (s->emit)
 		s->emit(s->emit_arg, l);
-	if (starts(l, "1..")) {
+	if (starts(l, "TAP version") || starts(l, "KTAP version")) {
+		s->started = true;
+	} else if (starts(l, "1..")) {
 		s->plan = atoi(l + 3);
 	} else if (starts(l, "ok ") || starts(l, "not ok ")) {
 		s->results++;

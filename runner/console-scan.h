@@ -18,6 +18,7 @@ struct console_scan {
 	void *emit_arg;
 	char line[2048];
 	size_t len;
+	bool started;		/* the TAP header has been seen */
 	int plan;		/* -1 until "1..N" is seen */
 	int results;
 	int not_ok;

@@ -48,3 +48,6 @@ JOBS=${JOBS:-$(nproc 2>/dev/null || echo 2)}
 BUSYBOX=${BUSYBOX:-/bin/busybox}
 MUSL_CC=${MUSL_CC:-musl-gcc}
 DEBIAN_TARBALL=/usr/src/linux-source-$KVER.tar.xz
+# loops_per_jiffy for the guest's command line (see runner/check): what
+# UML measures on a 2 GHz-class x86 host.
+UML_LPJ=19480576

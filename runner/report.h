@@ -12,7 +12,7 @@ struct report_info {
 	int status;		/* supervise's exit status */
 	const char *source;	/* what was tested, as runner/check names it */
 	long wall_ms;		/* guest start to guest gone */
-	long boot_ms;		/* guest start to the TAP plan, -1 if none */
+	long boot_ms;		/* guest start to its TAP header, -1 if none */
 };
 
 /* Reads <run>/tap.txt and <run>/console.log; 0 on success. */

@@ -30,6 +30,7 @@
 #include <string.h>
 #include <ftw.h>
 #include <sys/mman.h>
+#include <sys/personality.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -127,16 +128,15 @@ static FILE *open_in(const char *dir, const char *name)
 	return f;
 }
 
-static pid_t start_guest(char **argv, int out_fd, const char *physmem)
+static pid_t start_guest(char **argv, int in_fd, int out_fd,
+			 const char *physmem, bool uml)
 {
 	pid_t pid = fork();
-	int null;
 
 	if (pid)
 		return pid;
 	setsid();
-	null = open("/dev/null", O_RDONLY);
-	dup2(null, STDIN_FILENO);
+	dup2(in_fd, STDIN_FILENO);
 	dup2(out_fd, STDOUT_FILENO);
 	dup2(out_fd, STDERR_FILENO);
 	/*
@@ -146,6 +146,14 @@ static pid_t start_guest(char **argv, int out_fd, const char *physmem)
 	setenv("GLIBC_TUNABLES", "glibc.pthread.rseq=0", 1);
 	if (physmem)
 		setenv("TMPDIR", physmem, 1);
+	/*
+	 * UML adds the gap between its end and a randomized brk to its
+	 * physical memory (the "exec-shield gap", up to 1 GiB), and boots
+	 * 10-20 ms slower initializing struct pages for it. A fixed layout
+	 * is also one variable less between two runs.
+	 */
+	if (uml)
+		personality(ADDR_NO_RANDOMIZE);
 	execvp(argv[0], argv);
 	fprintf(stderr, "uffd-uml: cannot run %s: %s\n", argv[0],
 		strerror(errno));
@@ -217,7 +225,8 @@ static void usage(void)
 	fprintf(stderr,
 		"usage: supervise [-t timeout-s] [-o results-root] [-m physmem-dir] [-s source]\n"
 		"                 [-j guests] [-u] [-w] [-q] -- command...\n"
-		"  -j  run that many guests, each with UFFD_SHARD=i/N appended, as one run\n"
+		"  -j  run that many guests as one run, each with UFFD_SHARD=i/N appended,\n"
+		"      taking scenario indices from one queue on its stdin\n"
 		"  -u  the command is UML: give it a private uml_dir, removed afterwards\n"
 		"  -w  a WARN in the console is not a crash\n");
 	exit(2);
@@ -226,15 +235,19 @@ static void usage(void)
 #define MAX_GUESTS 8
 
 /*
- * One guest of the run. With several (-j), each runs every N-th scenario
- * and its TAP is merged into one stream: results renumbered in the order
- * they arrive, each with the diagnostics its guest printed before it, the
- * plan at the end.
+ * One guest of the run. With several (-j), the guests share one queue of
+ * scenarios: each gets the index of the next one on its stdin (UML's
+ * console input) when it starts its TAP and after each of its results,
+ * and a guest's runner stops at an index past its list. Their TAP is
+ * merged into one stream: results renumbered in the order they arrive,
+ * each with the diagnostics its guest printed before it, the plan at the
+ * end.
  */
 struct guest {
 	int nr;
 	pid_t pid;
 	int pidfd, out;		/* console pipe, read end; -1 once done */
+	int in;			/* its stdin, write end */
 	long grace;		/* exited: read what is left until then */
 	int status;
 	FILE *console;
@@ -248,6 +261,7 @@ static struct {
 	FILE *tap, *echo;
 	int nr_guests, results;
 	bool header;
+	int next_case;		/* the queue: next index to hand out */
 } run_out;
 
 static void put_line(const char *l)
@@ -273,6 +287,19 @@ static void pending_flush(struct guest *g)
 	g->pending_len = 0;
 }
 
+/*
+ * A guest that has gone away takes its index with it: the run is then
+ * judged by its crash or exit status, not by a missing scenario.
+ */
+static void hand_out(struct guest *g)
+{
+	char idx[16];
+	int n = snprintf(idx, sizeof(idx), "%d\n", run_out.next_case++);
+
+	if (write(g->in, idx, n) != n)
+		run_out.next_case--;
+}
+
 static void emit_merged(void *arg, const char *l)
 {
 	struct guest *g = arg;
@@ -284,6 +311,7 @@ static void emit_merged(void *arg, const char *l)
 		if (!run_out.header)
 			put_line(l);
 		run_out.header = true;
+		hand_out(g);
 		return;
 	}
 	if (!strncmp(l, "1..", 3))
@@ -307,6 +335,7 @@ static void emit_merged(void *arg, const char *l)
 		 ++run_out.results, rest);
 	pending_flush(g);
 	emit_one(NULL, renumbered);
+	hand_out(g);
 }
 
 static void guest_start(struct guest *g, char **argv, int argc,
@@ -314,7 +343,7 @@ static void guest_start(struct guest *g, char **argv, int argc,
 			bool allow_warn)
 {
 	char **av = calloc(argc + 3, sizeof(*av)), name[32];
-	int pfd[2], n = argc;
+	int pfd[2], ifd[2], n = argc;
 
 	if (!av)
 		die("out of memory");
@@ -335,13 +364,15 @@ static void guest_start(struct guest *g, char **argv, int argc,
 	g->console = open_in(run, name);
 	console_scan_init(&g->scan, run_out.nr_guests > 1 ? emit_merged : emit_one, g);
 	g->scan.allow_warn = allow_warn;
-	if (pipe2(pfd, O_CLOEXEC))
+	if (pipe2(pfd, O_CLOEXEC) || pipe2(ifd, O_CLOEXEC))
 		die("pipe: %s", strerror(errno));
-	g->pid = start_guest(av, pfd[1], physmem);
+	g->pid = start_guest(av, ifd[0], pfd[1], physmem, uml);
 	if (g->pid < 0)
 		die("fork: %s", strerror(errno));
 	close(pfd[1]);
+	close(ifd[0]);
 	g->out = pfd[0];
+	g->in = ifd[1];
 	g->pidfd = syscall(SYS_pidfd_open, g->pid, 0);
 }
 
@@ -393,6 +424,7 @@ static void guest_reap(struct guest *g)
 	if (g->uml_dir[0])
 		nftw(g->uml_dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
 	fclose(g->console);
+	close(g->in);
 }
 
 int main(int argc, char **argv)
@@ -507,7 +539,7 @@ int main(int argc, char **argv)
 				guest_done(g);
 				live--;
 			}
-			if (boot_ms < 0 && g->scan.plan >= 0)
+			if (boot_ms < 0 && g->scan.started)
 				boot_ms = now_ms() - start;
 		}
 	}

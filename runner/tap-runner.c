@@ -6,6 +6,10 @@
  * one TAP stream on the console, and hands the verdict to the host through
  * /proc/exitcode before powering off.
  *
+ * With -s i/N it is guest i of N sharing one run (supervise -j): instead
+ * of the whole list it runs the scenarios whose indices the host sends on
+ * stdin, one per line, until an index past the list.
+ *
  * Scenario protocol (kselftest's): exit 0 pass, 4 skip (reason on the last
  * "skip: " line), anything else fail. Every output line becomes a TAP
  * diagnostic, so a failure explains itself in the log.
@@ -30,6 +34,7 @@
 #include <sys/reboot.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -77,28 +82,6 @@ static bool matches(const char *id, const char *filters)
 		if (!fnmatch(tok, id, 0))
 			return true;
 	return false;
-}
-
-static int list_cases(const char *bin, const char *filters)
-{
-	char cmd[512], line[512];
-	FILE *f;
-	int status;
-
-	snprintf(cmd, sizeof(cmd), "%s --list", bin);
-	f = popen(cmd, "r");
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f) && nr_cases < MAX_CASES) {
-		line[strcspn(line, "\n")] = '\0';
-		if (!*line || !matches(line, filters))
-			continue;
-		cases[nr_cases].bin = bin;
-		cases[nr_cases].id = strdup(line);
-		nr_cases++;
-	}
-	status = pclose(f);
-	return WIFEXITED(status) && !WEXITSTATUS(status) ? 0 : -1;
 }
 
 static long now_ms(void)
@@ -254,6 +237,34 @@ static void run_child(char *const argv[], int timeout_s,
 		close(pidfd);
 }
 
+struct list_state {
+	const char *bin, *filters;
+};
+
+static bool list_line(void *arg, const char *line)
+{
+	struct list_state *ls = arg;
+
+	if (!*line || !matches(line, ls->filters) || nr_cases >= MAX_CASES)
+		return true;
+	cases[nr_cases].bin = ls->bin;
+	cases[nr_cases].id = strdup(line);
+	nr_cases++;
+	return true;
+}
+
+/* Spawned directly: popen()'s shell is one more busybox exec on UML. */
+static int list_cases(const char *bin, const char *filters, int timeout_s)
+{
+	char *const argv[] = { (char *)bin, "--list", NULL };
+	struct list_state ls = { bin, filters };
+	struct run run;
+
+	run_child(argv, timeout_s, list_line, &ls, &run);
+	return !run.timed_out && WIFEXITED(run.status) &&
+	       !WEXITSTATUS(run.status) ? 0 : -1;
+}
+
 /* The verdict of a child that is one result by itself. */
 static void result_of(const struct run *run, const char *name, int timeout_s)
 {
@@ -282,11 +293,13 @@ static void result_of(const struct run *run, const char *name, int timeout_s)
 #define SLOWEST 5
 static struct { const char *id; long ms; } slowest[SLOWEST];
 static long scenarios_ms;
+static int nr_run;
 
 static void account(const char *id, long ms)
 {
 	int i, j;
 
+	nr_run++;
 	scenarios_ms += ms;
 	for (i = 0; i < SLOWEST && slowest[i].id && slowest[i].ms >= ms; i++)
 		;
@@ -307,6 +320,30 @@ static void run_case(const struct test_case *tc, int timeout_s)
 	run_child(argv, timeout_s, NULL, NULL, &run);
 	result_of(&run, tc->id, timeout_s);
 	account(tc->id, now_ms() - t0);
+}
+
+/*
+ * The index of the next scenario to run, one decimal line from the host
+ * on stdin (the console); -1 at its end.
+ */
+static int next_case(void)
+{
+	char buf[16];
+	size_t n = 0;
+	ssize_t r;
+
+	while (n < sizeof(buf) - 1) {
+		r = read(STDIN_FILENO, buf + n, 1);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return -1;
+		if (buf[n] == '\n')
+			break;
+		n++;
+	}
+	buf[n] = '\0';
+	return n && strspn(buf, "0123456789") == n ? atoi(buf) : -1;
 }
 
 static bool ksft_on_line(void *arg, const char *line)
@@ -367,7 +404,7 @@ static void usage(void)
 {
 	fprintf(stderr,
 		"usage: tap-runner [-t timeout-s] [-f glob[,glob...]] [-e exitcode-file]\n"
-		"                  [-a allowed-taint-mask] [-s shard/shards] [-p]\n"
+		"                  [-a allowed-taint-mask] [-s guest/guests] [-p]\n"
 		"                  [-k kselftest-command]... [binary...]\n");
 	exit(2);
 }
@@ -378,7 +415,7 @@ int main(int argc, char **argv)
 	int timeout_s = 30, opt, i, verdict, nr_ksft = 0, shard = 1, shards = 1;
 	char untainted[64] = "kernel-untainted";
 	unsigned long allowed_taint = 0;
-	bool poweroff = false;
+	bool poweroff = false, late_plan;
 	FILE *f;
 
 	while ((opt = getopt(argc, argv, "t:f:e:a:s:pk:")) != -1) {
@@ -414,42 +451,51 @@ int main(int argc, char **argv)
 	if ((optind >= argc && !nr_ksft) || timeout_s <= 0)
 		usage();
 
-	out("TAP version 13");
-	for (i = optind; i < argc; i++)
-		if (list_cases(argv[i], filters))
-			out("# cannot list scenarios of %s", argv[i]);
 	/*
-	 * One of several guests sharing the run (supervise -j): every
-	 * shards-th scenario, and a taint result of its own kernel.
+	 * One of several guests sharing the run (supervise -j): the host
+	 * hands out the scenarios one at a time over the console, so that a
+	 * guest that drew slow ones does not hold up the run. Typed input is
+	 * not echoed into the TAP stream; the plan comes at the end.
 	 */
 	if (shards > 1) {
-		int kept = 0;
+		struct termios t;
 
-		for (i = 0; i < nr_cases; i++)
-			if (i % shards == shard - 1)
-				cases[kept++] = cases[i];
-		nr_cases = kept;
+		if (!tcgetattr(STDIN_FILENO, &t)) {
+			t.c_lflag &= ~(ECHO | ECHONL);
+			tcsetattr(STDIN_FILENO, TCSANOW, &t);
+		}
 		snprintf(untainted, sizeof(untainted),
 			 "kernel-untainted/guest-%d-of-%d", shard, shards);
 	}
+	out("TAP version 13");
+	for (i = optind; i < argc; i++)
+		if (list_cases(argv[i], filters, timeout_s))
+			out("# cannot list scenarios of %s", argv[i]);
 	/*
-	 * kselftest programs are counted as they go: plan at the end. The
-	 * guest run (-e) ends with the taint check.
+	 * kselftest programs are counted as they go, and a guest of several
+	 * runs what it is given: plan at the end. The guest run (-e) ends
+	 * with the taint check.
 	 */
-	if (!nr_ksft)
+	late_plan = nr_ksft || shards > 1;
+	if (!late_plan)
 		out("1..%d", nr_cases + (exitcode_file ? 1 : 0));
-	for (i = 0; i < nr_cases; i++)
-		run_case(&cases[i], timeout_s);
+	if (shards > 1) {
+		while ((i = next_case()) >= 0 && i < nr_cases)
+			run_case(&cases[i], timeout_s);
+	} else {
+		for (i = 0; i < nr_cases; i++)
+			run_case(&cases[i], timeout_s);
+	}
 	for (i = 0; i < nr_ksft; i++)
 		run_kselftest(ksft[i], timeout_s);
 	if (exitcode_file)
 		check_taint(allowed_taint, untainted);
-	if (nr_ksft)
+	if (late_plan)
 		out("1..%d", results);
 	out("# pass %d skip %d fail %d", counts[PASSED], counts[SKIPPED],
 	    counts[FAILED]);
-	if (nr_cases) {
-		out("# %d scenarios in %ld ms; slowest:", nr_cases, scenarios_ms);
+	if (nr_run) {
+		out("# %d scenarios in %ld ms; slowest:", nr_run, scenarios_ms);
 		for (i = 0; i < SLOWEST && slowest[i].id; i++)
 			out("#   %ld ms %s", slowest[i].ms, slowest[i].id);
 	}
