@@ -44,7 +44,7 @@ TOP=$(cd "$(dirname "$0")/.." && pwd)
 KVER=${KVER:-6.12}
 CACHE=${UFFD_UML_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/uffd-uml}
 OUT=${OUT:-$TOP/out}
-JOBS=${JOBS:-$(nproc 2>/dev/null || echo 2)}
+# JOBS (kernel build parallelism) defaults to nproc in uml-kernel/build.
 BUSYBOX=${BUSYBOX:-/bin/busybox}
 MUSL_CC=${MUSL_CC:-musl-gcc}
 DEBIAN_TARBALL=/usr/src/linux-source-$KVER.tar.xz
