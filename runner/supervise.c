@@ -224,9 +224,10 @@ static void usage(void)
 {
 	fprintf(stderr,
 		"usage: supervise [-t timeout-s] [-o results-root] [-m physmem-dir] [-s source]\n"
-		"                 [-j guests] [-u] [-w] [-q] -- command...\n"
+		"                 [-j guests [-n results]] [-u] [-w] [-q] -- command...\n"
 		"  -j  run that many guests as one run, each with UFFD_SHARD=i/N appended,\n"
 		"      taking scenario indices from one queue on its stdin\n"
+		"  -n  the results those guests must report in all (else incomplete)\n"
 		"  -u  the command is UML: give it a private uml_dir, removed afterwards\n"
 		"  -w  a WARN in the console is not a crash\n");
 	exit(2);
@@ -288,8 +289,9 @@ static void pending_flush(struct guest *g)
 }
 
 /*
- * A guest that has gone away takes its index with it: the run is then
- * judged by its crash or exit status, not by a missing scenario.
+ * An index that cannot be written (the guest is gone) goes to the next
+ * guest. One written to a guest that then stops early is lost; -n is
+ * what catches that.
  */
 static void hand_out(struct guest *g)
 {
@@ -431,7 +433,7 @@ int main(int argc, char **argv)
 {
 	const char *root = "out/results", *physmem = NULL, *source = NULL;
 	long start, boot_ms = -1, deadline;
-	int timeout_s = 300, opt, live, i, rc;
+	int timeout_s = 300, opt, live, i, rc, expect = -1;
 	bool quiet = false, hung = false, uml = false, allow_warn = false;
 	char run[PATH_MAX], verdict[512];
 	struct guest guests[MAX_GUESTS] = { 0 };
@@ -439,7 +441,7 @@ int main(int argc, char **argv)
 	FILE *vf;
 
 	run_out.nr_guests = 1;
-	while ((opt = getopt(argc, argv, "t:o:m:s:j:uwq")) != -1) {
+	while ((opt = getopt(argc, argv, "t:o:m:s:j:n:uwq")) != -1) {
 		switch (opt) {
 		case 't':
 			timeout_s = atoi(optarg);
@@ -455,6 +457,9 @@ int main(int argc, char **argv)
 			break;
 		case 'j':
 			run_out.nr_guests = atoi(optarg);
+			break;
+		case 'n':
+			expect = atoi(optarg);
 			break;
 		case 'u':
 			uml = true;
@@ -553,6 +558,12 @@ int main(int argc, char **argv)
 		if (run_out.nr_guests > 1)
 			pending_flush(&guests[i]);
 	}
+	/*
+	 * Each guest plans only what it ran; the run's plan is what the
+	 * caller expects, so that a guest that stopped early is incomplete.
+	 */
+	if (run_out.nr_guests > 1 && all.plan >= 0 && expect >= 0)
+		all.plan = expect;
 	if (run_out.nr_guests > 1 && all.plan >= 0) {
 		char plan[32];
 

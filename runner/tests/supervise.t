@@ -40,7 +40,7 @@ case_() {
 }
 
 echo "TAP version 13"
-echo "1..69"
+echo "1..70"
 case_ clean clean.log 0 10 0 "pass: 24 ok, 9 skipped"
 case_ fail fail.log 1 10 1 "fail: 1 of 24 not ok"
 case_ panic panic.log 134 10 1 "crash: Kernel panic - not syncing: Attempted to kill init"
@@ -94,20 +94,29 @@ merged merged-hang clean.log hang.log hang 1 "hang: guest still running after 3s
 sleep_left=$(ps -eo args | grep -c "^sleep 300$")
 ok $([ "$sleep_left" = 0 ]; echo $?) "merged-hang: both sessions were killed" "$sleep_left left"
 # The queue: stand-ins that run the indices they are sent, as tap-runner
-# -s does. Guest 1 takes half a second per case, guest 2 none: the slow
-# one must not hold up the other's share (a fixed split gives each 5).
-root=$work/queue
-"$SUP" -q -j 2 -t 20 -o "$root" -- sh -c '
-	echo "TAP version 13"
-	n=0
-	while read -r i && [ "$i" -lt 10 ]; do
-		[ "$1" = UFFD_SHARD=1/2 ] && sleep 0.5
+# -s does, up to index 10. Guest 1 takes half a second per case, guest 2
+# none: the slow one must not hold up the other's share (a fixed split
+# gives each 5). With quit=N, guest 2 stops after N cases instead, and the
+# indices it was sent after that are never run.
+# queue <name> [quit]
+queue() {
+	root=$work/$1
+	QUIT=${2:-} "$SUP" -q -j 2 -n 12 -t 20 -o "$root" -- sh -c '
+		echo "TAP version 13"
+		n=0
+		while read -r i && [ "$i" -lt 10 ]; do
+			[ "$1" = UFFD_SHARD=1/2 ] && sleep 0.5
+			n=$((n + 1))
+			echo "ok $n case-$i"
+			[ "$1" = UFFD_SHARD=2/2 ] && [ "$n" = "$QUIT" ] && break
+		done
 		n=$((n + 1))
-		echo "ok $n case-$i"
-	done
-	n=$((n + 1))
-	echo "ok $n kernel-untainted/${1#UFFD_SHARD=}"
-	echo "1..$n"' sh 2>/dev/null
+		echo "ok $n kernel-untainted/${1#UFFD_SHARD=}"
+		echo "1..$n"
+		# Alive while the host writes to it: the indices are taken.
+		[ -z "$QUIT" ] || sleep 1' sh 2>/dev/null
+}
+queue queue
 rc=$?
 ok $([ "$rc" = 0 ] && [ "$(cat "$root/latest/verdict")" = "pass: 12 ok, 0 skipped" ]; echo $?) \
 	"queue: pass, 12 results" "got $rc, $(cat "$root/latest/verdict")"
@@ -116,4 +125,9 @@ all=$(grep -c 'case-[0-9]*' "$root/latest/tap.txt")
 ok $([ "$cases" = 10 ] && [ "$all" = 10 ]; echo $?) "queue: every index run once" "$all results, $cases distinct"
 fast=$(grep -c '^ok [0-9]* case-' "$root/latest/console.2.log")
 ok $([ "$fast" -ge 8 ]; echo $?) "queue: the fast guest ran the slow one's share" "it ran $fast of 10"
+queue queue-lost 2
+rc=$?
+case $(cat "$root/latest/verdict") in "incomplete: "*" of 12 results"*) v=$rc ;; *) v=0 ;; esac
+ok $([ "$v" = 1 ]; echo $?) \
+	"queue: a guest that stops early leaves the run incomplete" "got $rc, $(cat "$root/latest/verdict")"
 [ "$failed" = 0 ]
