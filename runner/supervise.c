@@ -22,6 +22,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -128,14 +129,42 @@ static FILE *open_in(const char *dir, const char *name)
 	return f;
 }
 
+/*
+ * The host CPU for guest nr: the nr-th of those we may run on, round robin.
+ * UML's kernel and the host process of the guest's current mm take turns
+ * through ptrace and never run at once; on two CPUs every turn wakes an
+ * idle one, which in a VM costs a halt exit. Pinned, one guest ran all
+ * scenarios in 1.0 s instead of 1.9 s.
+ */
+static int guest_cpu(int nr)
+{
+	cpu_set_t allowed;
+	int cpu, n = 0, want;
+
+	if (sched_getaffinity(0, sizeof(allowed), &allowed))
+		return -1;
+	want = (nr - 1) % CPU_COUNT(&allowed);
+	for (cpu = 0; cpu < CPU_SETSIZE; cpu++)
+		if (CPU_ISSET(cpu, &allowed) && n++ == want)
+			return cpu;
+	return -1;
+}
+
 static pid_t start_guest(char **argv, int in_fd, int out_fd,
-			 const char *physmem, bool uml)
+			 const char *physmem, bool uml, int cpu)
 {
 	pid_t pid = fork();
 
 	if (pid)
 		return pid;
 	setsid();
+	if (cpu >= 0) {
+		cpu_set_t set;
+
+		CPU_ZERO(&set);
+		CPU_SET(cpu, &set);
+		sched_setaffinity(0, sizeof(set), &set);
+	}
 	dup2(in_fd, STDIN_FILENO);
 	dup2(out_fd, STDOUT_FILENO);
 	dup2(out_fd, STDERR_FILENO);
@@ -368,7 +397,8 @@ static void guest_start(struct guest *g, char **argv, int argc,
 	g->scan.allow_warn = allow_warn;
 	if (pipe2(pfd, O_CLOEXEC) || pipe2(ifd, O_CLOEXEC))
 		die("pipe: %s", strerror(errno));
-	g->pid = start_guest(av, ifd[0], pfd[1], physmem, uml);
+	g->pid = start_guest(av, ifd[0], pfd[1], physmem, uml,
+			     uml ? guest_cpu(g->nr) : -1);
 	if (g->pid < 0)
 		die("fork: %s", strerror(errno));
 	close(pfd[1]);
