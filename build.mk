@@ -18,6 +18,13 @@ HOST_CFLAGS := -O2 -g $(WARN)
 
 GUEST := $(OUT)/guest
 HOST := $(OUT)/host
+# What the guest programs were built from: another tree under test (other
+# headers, other selftests) rebuilds them, whatever the files' times.
+BUILT_FOR := $(GUEST)/.built-for
+ifneq ($(HEADERS),)
+$(shell mkdir -p $(GUEST); echo '$(HEADERS) $(KSELFTEST_SRC)' | cmp -s - $(BUILT_FOR) || \
+	echo '$(HEADERS) $(KSELFTEST_SRC)' >$(BUILT_FOR))
+endif
 SCENARIO_SRC := $(wildcard tests/*.c)
 SCENARIO_HDR := $(wildcard tests/*.h)
 
@@ -26,19 +33,19 @@ all: $(OUT)/rootfs.cpio $(HOST)/supervise
 guest: $(GUEST)/init $(GUEST)/uffd-scenarios $(GUEST)/tap-runner $(GUEST)/fault-inject
 host: $(HOST)/supervise
 
-$(GUEST)/uffd-scenarios: $(SCENARIO_SRC) $(SCENARIO_HDR) $(HEADERS)/linux/userfaultfd.h
+$(GUEST)/uffd-scenarios: $(SCENARIO_SRC) $(SCENARIO_HDR) $(BUILT_FOR)
 	@mkdir -p $(@D)
 	$(MUSL_CC) $(GUEST_CFLAGS) -o $@ $(SCENARIO_SRC)
 
-$(GUEST)/fault-inject: tests/faults/fault-inject.c
+$(GUEST)/fault-inject: tests/faults/fault-inject.c $(BUILT_FOR)
 	@mkdir -p $(@D)
 	$(MUSL_CC) $(GUEST_CFLAGS) -o $@ $<
 
-$(GUEST)/tap-runner: runner/tap-runner.c
+$(GUEST)/tap-runner: runner/tap-runner.c $(BUILT_FOR)
 	@mkdir -p $(@D)
 	$(MUSL_CC) $(GUEST_CFLAGS) -o $@ $<
 
-$(GUEST)/init: rootfs/init.c
+$(GUEST)/init: rootfs/init.c $(BUILT_FOR)
 	@mkdir -p $(@D)
 	$(MUSL_CC) $(GUEST_CFLAGS) -o $@ $<
 
@@ -51,7 +58,7 @@ $(HOST)/supervise: $(SUPERVISE_SRC) runner/console-scan.h runner/report.h
 # theirs to fix, not ours to fail on.
 KSELFTEST_CFLAGS = -static -O2 -w -isystem $(HEADERS) -pthread
 KSELFTEST_COMMON = uffd-common.c vm_util.c thp_settings.c
-$(GUEST)/kselftest/%: $(KSELFTEST_SRC)/%.c $(addprefix $(KSELFTEST_SRC)/,$(KSELFTEST_COMMON) uffd-common.h)
+$(GUEST)/kselftest/%: $(KSELFTEST_SRC)/%.c $(BUILT_FOR) $(addprefix $(KSELFTEST_SRC)/,$(KSELFTEST_COMMON) uffd-common.h)
 	@mkdir -p $(@D)
 	cd $(KSELFTEST_SRC) && $(MUSL_CC) $(KSELFTEST_CFLAGS) -o $(abspath $@) $*.c $(KSELFTEST_COMMON)
 

@@ -1,5 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 #define _GNU_SOURCE
+#include <stdio.h>
+#include <errno.h>
+#include <fnmatch.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -35,8 +38,73 @@ static bool is_tap(const char *l)
 	       starts(l, "# ") || !strcmp(l, "#");
 }
 
+int known_load(struct known_list *k, const char *path)
+{
+	char line[1024], *tab;
+	FILE *f = fopen(path, "r");
+	bool eof;
+
+	k->n = 0;
+	k->e = NULL;
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		struct known_regression *grown;
+
+		line[strcspn(line, "\n")] = '\0';
+		tab = strchr(line, '\t');
+		if (!tab || line[0] == '#')
+			continue;
+		*tab = '\0';
+		grown = realloc(k->e, (k->n + 1) * sizeof(*grown));
+		if (!grown)
+			break;
+		k->e = grown;
+		k->e[k->n].glob = strdup(line);
+		k->e[k->n].reason = strdup(tab + 1);
+		if (!k->e[k->n].glob || !k->e[k->n].reason)
+			break;
+		k->n++;
+	}
+	eof = feof(f);
+	fclose(f);
+	errno = ENOMEM;
+	return eof ? 0 : -1;
+}
+
+/*
+ * "not ok N name # why" of a known regression -> "not ok N name # TODO
+ * reason", into buf. False if name is not one.
+ */
+static bool known_todo(struct console_scan *s, const char *l, char *buf,
+		       size_t len)
+{
+	const char *name = l + 7, *end;
+	char id[256];
+	int i;
+
+	if (!s->known || strncmp(l, "not ok ", 7))
+		return false;
+	name += strspn(name, "0123456789");
+	name += strspn(name, " ");
+	end = strstr(name, " # ");
+	snprintf(id, sizeof(id), "%.*s", (int)(end ? end - name : (long)strlen(name)), name);
+	for (i = 0; i < s->known->n; i++) {
+		if (fnmatch(s->known->e[i].glob, id, 0))
+			continue;
+		snprintf(buf, len, "%.*s # TODO known regression: %s",
+			 (int)(name - l) + (int)strlen(id), l, s->known->e[i].reason);
+		s->known_failed++;
+		if (strlen(s->known_ids) + strlen(id) + 2 < sizeof(s->known_ids))
+			strcat(strcat(s->known_ids, s->known_ids[0] ? " " : ""), id);
+		return true;
+	}
+	return false;
+}
+
 static void scan_line(struct console_scan *s)
 {
+	char todo[2048];
 	char *l = s->line;
 	size_t i;
 
@@ -60,6 +128,8 @@ static void scan_line(struct console_scan *s)
 			s->in_report = true;
 		if (killed || strstr(l, "---[ end trace"))
 			s->in_report = false;
+		if (!strcmp(l, "reboot: Power down"))
+			s->powered_down = true;
 		if (killed && !s->oom[0])
 			snprintf(s->oom, sizeof(s->oom), "%.255s", killed);
 		for (i = 0; i < sizeof(crash_marks) / sizeof(crash_marks[0]); i++) {
@@ -73,6 +143,8 @@ static void scan_line(struct console_scan *s)
 		return;
 	}
 	s->in_report = false;
+	if (known_todo(s, l, todo, sizeof(todo)))
+		l = todo;
 	if (s->emit)
 		s->emit(s->emit_arg, l);
 	if (starts(l, "TAP version") || starts(l, "KTAP version")) {
@@ -81,7 +153,7 @@ static void scan_line(struct console_scan *s)
 		s->plan = atoi(l + 3);
 	} else if (starts(l, "ok ") || starts(l, "not ok ")) {
 		s->results++;
-		if (starts(l, "not ok "))
+		if (starts(l, "not ok ") && !strstr(l, " # TODO "))
 			s->not_ok++;
 		else if (strstr(l, "# SKIP"))
 			s->skipped++;
@@ -118,16 +190,21 @@ void console_scan_add(struct console_scan *all, const struct console_scan *s)
 	all->plan = all->plan < 0 || s->plan < 0 ? -1 : all->plan + s->plan;
 	all->results += s->results;
 	all->not_ok += s->not_ok;
+	all->known_failed += s->known_failed;
+	if (s->known_ids[0] && strlen(all->known_ids) + strlen(s->known_ids) + 2 < sizeof(all->known_ids))
+		strcat(strcat(all->known_ids, all->known_ids[0] ? " " : ""), s->known_ids);
 	all->skipped += s->skipped;
 	keep_first(all->crash, sizeof(all->crash), s->crash);
 	keep_first(all->oom, sizeof(all->oom), s->oom);
+	all->powered_down = all->powered_down && s->powered_down;
 	if (s->last_test[0])
 		snprintf(all->last_test, sizeof(all->last_test), "%s", s->last_test);
 }
 
 int console_scan_verdict(const struct console_scan *s, int wait_status,
-			 char *verdict, size_t len)
+			 const char *host_note, char *verdict, size_t len)
 {
+	bool signaled = WIFSIGNALED(wait_status);
 	int code = WIFEXITED(wait_status) ? WEXITSTATUS(wait_status) : -1;
 
 	if (s->crash[0]) {
@@ -146,13 +223,26 @@ int console_scan_verdict(const struct console_scan *s, int wait_status,
 			 s->oom[0] ? " (guest ran out of memory: " : "",
 			 s->oom,
 			 s->oom[0] ? ")" : "");
-	} else if (code != 0) {
+	} else if (signaled && !s->powered_down) {
+		snprintf(verdict, len,
+			 "crash: guest killed by signal %d (%s) before powering down",
+			 WTERMSIG(wait_status), strsignal(WTERMSIG(wait_status)));
+	} else if (code > 0 && !(code == 1 && s->known_failed)) {
+		/* 1 is the runner's "a result failed": known ones did. */
 		snprintf(verdict, len,
 			 "fail: guest exit status %d with all TAP results ok",
 			 code);
 	} else {
-		snprintf(verdict, len, "pass: %d ok, %d skipped", s->results,
-			 s->skipped);
+		char known[320] = "";
+
+		if (s->known_failed)
+			snprintf(known, sizeof(known), ", %d known regression%s (%s)",
+				 s->known_failed, s->known_failed > 1 ? "s" : "",
+				 s->known_ids);
+		snprintf(verdict, len, "pass: %d ok, %d skipped%s%s%s%s",
+			 s->results - s->known_failed, s->skipped, known,
+			 signaled ? " (" : "", signaled ? host_note : "",
+			 signaled ? ")" : "");
 		return 0;
 	}
 	return 1;

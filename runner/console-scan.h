@@ -10,6 +10,25 @@
 #include <stdbool.h>
 #include <stdio.h>
 
+/*
+ * Known regressions of the kernel line under test (runner/check makes the
+ * list from uml-kernel/<X.Y>/known-regressions): a scenario matching one
+ * of the globs that fails becomes "not ok ... # TODO <reason>", which TAP
+ * does not count as a failure.
+ */
+struct known_regression {
+	char *glob;
+	char *reason;
+};
+
+struct known_list {
+	int n;
+	struct known_regression *e;
+};
+
+/* Reads "glob<TAB>reason" lines; 0, or -1 with errno. */
+int known_load(struct known_list *k, const char *path);
+
 /* Where TAP lines go: tap.txt and the user, or a merge of several guests. */
 typedef void (*console_emit)(void *arg, const char *line);
 
@@ -30,6 +49,10 @@ struct console_scan {
 	bool in_report;		/* inside an OOM or allowed WARN report, */
 				/* whose Call Trace is not a crash */
 	char last_test[256];	/* last top-level result line */
+	bool powered_down;	/* the kernel said "reboot: Power down" */
+	const struct known_list *known;	/* NULL: none */
+	int known_failed;	/* results turned into TODO */
+	char known_ids[256];	/* their names, space-separated */
 };
 
 void console_scan_init(struct console_scan *s, console_emit emit, void *arg);
@@ -37,8 +60,15 @@ void console_scan_feed(struct console_scan *s, const char *buf, size_t n);
 void console_scan_flush(struct console_scan *s);
 /* Adds what one guest's scan saw to the scan of the whole run. */
 void console_scan_add(struct console_scan *all, const struct console_scan *s);
-/* Fills verdict; returns the exit status: 0 pass, 1 anything else. */
+/*
+ * Fills verdict; returns the exit status: 0 pass, 1 anything else.
+ * wait_status is the guest's (the first that did not exit 0); host_note
+ * says how its host process ended when that was by a signal. A kernel
+ * that powered down after complete, clean TAP has passed, however its
+ * host process ended afterwards: the note goes into the verdict as a
+ * host problem. Killed before powering down, it is a crash.
+ */
 int console_scan_verdict(const struct console_scan *s, int wait_status,
-			 char *verdict, size_t len);
+			 const char *host_note, char *verdict, size_t len);
 
 #endif

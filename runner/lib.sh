@@ -47,7 +47,48 @@ OUT=${OUT:-$TOP/out}
 # JOBS (kernel build parallelism) defaults to nproc in uml-kernel/build.
 BUSYBOX=${BUSYBOX:-/bin/busybox}
 MUSL_CC=${MUSL_CC:-musl-gcc}
+# Debian's source of KVER: the installed linux-source package's, else the
+# one runner/deps downloads for a line whose suite the host does not have.
 DEBIAN_TARBALL=/usr/src/linux-source-$KVER.tar.xz
+[ -f "$DEBIAN_TARBALL" ] || [ ! -f "$TOP/uml-kernel/$KVER/debian-suite" ] ||
+	DEBIAN_TARBALL=$CACHE/debian/linux-source-$KVER.tar.xz
 # loops_per_jiffy for the guest's command line (see runner/check): what
 # UML measures on a 2 GHz-class x86 host.
 UML_LPJ=19480576
+
+# Kernel lines. What differs between kernel lines lives in uml-kernel/<X.Y>/
+# (patches/, mutants/, fixes/, config, known-regressions, debian-suite);
+# a tree takes each of them from the newest line not above its version
+# that has it, so a line says only what changed since the line below.
+
+vnum() {	# X.Y as one number that orders as versions do (6.1 < 6.9 < 6.12)
+	echo $((${1%%.*} * 1000 + ${1#*.}))
+}
+
+tree_version() {	# tree_version TREE: X.Y from its top Makefile
+	sed -n '/^VERSION = /{s///;h;}; /^PATCHLEVEL = /{s///;H;x;s/\n/./p;q;}' "$1/Makefile"
+}
+
+# line_dir X.Y ITEM: uml-kernel/<line> for ITEM as a tree of version X.Y
+# gets it; fails if no line up to X.Y has ITEM.
+line_dir() {
+	_want=$(vnum "$1")
+	_best=-1
+	_found=
+	for _d in "$TOP"/uml-kernel/[0-9]*.*/; do
+		_d=${_d%/}
+		[ -e "$_d/$2" ] || continue
+		_n=$(vnum "${_d##*/}")
+		[ "$_n" -le "$_want" ] && [ "$_n" -gt "$_best" ] || continue
+		_found=$_d
+		_best=$_n
+	done
+	[ -n "$_found" ] && echo "$_found"
+}
+
+oldest_line() {	# oldest_line ITEM: the oldest X.Y that has ITEM
+	for _d in "$TOP"/uml-kernel/[0-9]*.*/; do
+		_d=${_d%/}
+		[ -e "$_d/$1" ] && echo "${_d##*/}"
+	done | sort -t. -k1,1n -k2,2n | head -n1
+}

@@ -13,6 +13,8 @@ struct report_info {
 	const char *source;	/* what was tested, as runner/check names it */
 	long wall_ms;		/* guest start to guest gone */
 	long boot_ms;		/* guest start to its TAP header, -1 if none */
+	long exit_ms;		/* console closed to process gone (the slowest */
+				/* guest), -1 if one had to be killed */
 };
 
 /* Reads <run>/tap.txt and <run>/console.log; 0 on success. */

@@ -43,6 +43,7 @@
 #include "report.h"
 
 static volatile sig_atomic_t interrupted;
+static struct known_list known;	/* -k */
 
 static void on_signal(int sig)
 {
@@ -253,10 +254,14 @@ static void usage(void)
 {
 	fprintf(stderr,
 		"usage: supervise [-t timeout-s] [-o results-root] [-m physmem-dir] [-s source]\n"
-		"                 [-j guests [-n results]] [-u] [-w] [-q] -- command...\n"
+		"                 [-j guests [-n results]] [-x exit-grace-s] [-k known-file]\n"
+		"                 [-u] [-w] [-q] -- command...\n"
 		"  -j  run that many guests as one run, each with UFFD_SHARD=i/N appended,\n"
 		"      taking scenario indices from one queue on its stdin\n"
 		"  -n  the results those guests must report in all (else incomplete)\n"
+		"  -x  how long a guest may take to exit once its console closed (30)\n"
+		"  -k  known regressions: \"glob<TAB>reason\" lines; such a result that\n"
+		"      fails is reported as not ok # TODO and does not fail the run\n"
 		"  -u  the command is UML: give it a private uml_dir, removed afterwards\n"
 		"  -w  a WARN in the console is not a crash\n");
 	exit(2);
@@ -279,6 +284,8 @@ struct guest {
 	int pidfd, out;		/* console pipe, read end; -1 once done */
 	int in;			/* its stdin, write end */
 	long grace;		/* exited: read what is left until then */
+	long eof_ms, exit_ms;	/* when its console closed, when it exited */
+	bool killed;		/* still running after the exit grace: SIGKILLed */
 	int status;
 	FILE *console;
 	struct console_scan scan;
@@ -395,6 +402,7 @@ static void guest_start(struct guest *g, char **argv, int argc,
 	g->console = open_in(run, name);
 	console_scan_init(&g->scan, run_out.nr_guests > 1 ? emit_merged : emit_one, g);
 	g->scan.allow_warn = allow_warn;
+	g->scan.known = known.n ? &known : NULL;
 	if (pipe2(pfd, O_CLOEXEC) || pipe2(ifd, O_CLOEXEC))
 		die("pipe: %s", strerror(errno));
 	g->pid = start_guest(av, ifd[0], pfd[1], physmem, uml,
@@ -430,20 +438,51 @@ static void guest_done(struct guest *g)
 }
 
 /*
- * The console closes a moment before UML exits (it still removes its
- * uml_dir): let it finish, or its exit status is our SIGKILL. Then kill
- * what is left; the session's other processes (UML's helpers) die with
- * it. Every guest is stopped before any is reaped.
+ * After its console closes, UML still cleans up (exitcalls, killing its
+ * host processes, unmapping its memory), which on a host where page-table
+ * updates are slow has taken more than 2 s: wait for it as long as
+ * exit_grace_ms, so that its status is its own. Then kill what is left;
+ * the session's other processes (UML's helpers) die with it. Every guest
+ * is stopped before any is reaped.
  */
+static long exit_grace_ms = 30000;
+
 static void guest_stop(struct guest *g, bool wait_exit)
 {
 	struct pollfd p = { .fd = g->pidfd, .events = POLLIN };
 
-	if (g->out >= 0)
+	if (g->out >= 0) {
 		guest_done(g);
-	if (wait_exit)
-		poll(&p, 1, 2000);
+		g->eof_ms = now_ms();
+	}
+	if (!g->exit_ms && wait_exit) {
+		long left = g->eof_ms + exit_grace_ms - now_ms();
+
+		if (poll(&p, 1, left > 0 ? left : 0) == 1)
+			g->exit_ms = now_ms();
+	}
+	g->killed = !g->exit_ms;
 	kill(-g->pid, SIGKILL);
+}
+
+/*
+ * How guest g's host process ended, for the verdict when the kernel in it
+ * had powered down cleanly: the signal, whether it was ours, and how long
+ * after the console closed.
+ */
+static void guest_exit_note(const struct guest *g, char *buf, size_t len)
+{
+	int sig = WTERMSIG(g->status);
+
+	if (g->killed)
+		snprintf(buf, len,
+			 "host: UML (guest %d) killed with SIGKILL by supervise, still running %.1f s after its console closed",
+			 g->nr, exit_grace_ms / 1000.0);
+	else
+		snprintf(buf, len,
+			 "host: UML (guest %d) ended by signal %d (%s), not sent by supervise, %.1f s after its console closed",
+			 g->nr, sig, strsignal(sig),
+			 (g->exit_ms - g->eof_ms) / 1000.0);
 }
 
 static void guest_reap(struct guest *g)
@@ -471,7 +510,7 @@ int main(int argc, char **argv)
 	FILE *vf;
 
 	run_out.nr_guests = 1;
-	while ((opt = getopt(argc, argv, "t:o:m:s:j:n:uwq")) != -1) {
+	while ((opt = getopt(argc, argv, "t:o:m:s:j:n:x:k:uwq")) != -1) {
 		switch (opt) {
 		case 't':
 			timeout_s = atoi(optarg);
@@ -490,6 +529,14 @@ int main(int argc, char **argv)
 			break;
 		case 'n':
 			expect = atoi(optarg);
+			break;
+		case 'x':
+			exit_grace_ms = atof(optarg) * 1000;
+			break;
+		case 'k':
+			if (known_load(&known, optarg))
+				die("cannot read known regressions from %s: %s",
+				    optarg, strerror(errno));
 			break;
 		case 'u':
 			uml = true;
@@ -548,6 +595,7 @@ int main(int argc, char **argv)
 			/* The guest's helpers may hold the pipe after it exits. */
 			if (g->out >= 0 && g->grace && now >= g->grace) {
 				guest_done(g);
+				g->eof_ms = now;
 				live--;
 			}
 			if (g->grace && g->out >= 0 && g->grace - now < wait)
@@ -566,12 +614,15 @@ int main(int argc, char **argv)
 		for (i = 0; i < run_out.nr_guests; i++) {
 			struct guest *g = &guests[i];
 
-			if (p[2 * i + 1].revents)
-				g->grace = now_ms() + 1000;
+			if (p[2 * i + 1].revents) {
+				g->exit_ms = now_ms();
+				g->grace = g->exit_ms + 1000;
+			}
 			if (g->out < 0 || !(p[2 * i].revents & (POLLIN | POLLHUP)))
 				continue;
 			if (!guest_read(g)) {
 				guest_done(g);
+				g->eof_ms = now_ms();
 				live--;
 			}
 			if (boot_ms < 0 && g->scan.started)
@@ -580,6 +631,7 @@ int main(int argc, char **argv)
 	}
 	console_scan_init(&all, NULL, NULL);
 	all.plan = 0;
+	all.powered_down = true;
 	for (i = 0; i < run_out.nr_guests; i++)
 		guest_stop(&guests[i], !interrupted && !hung && !guests[i].grace);
 	for (i = 0; i < run_out.nr_guests; i++) {
@@ -613,19 +665,34 @@ int main(int argc, char **argv)
 			 all.last_test);
 		rc = 1;
 	} else {
+		char note[256] = "";
 		int status = 0;
 
 		/* The first guest that did not exit 0 speaks for the run. */
-		for (i = 0; i < run_out.nr_guests && !status; i++)
+		for (i = 0; i < run_out.nr_guests && !status; i++) {
 			status = guests[i].status;
-		rc = console_scan_verdict(&all, status, verdict, sizeof(verdict));
+			if (WIFSIGNALED(status))
+				guest_exit_note(&guests[i], note, sizeof(note));
+		}
+		rc = console_scan_verdict(&all, status, note, verdict,
+					  sizeof(verdict));
 	}
 	vf = open_in(run, "verdict");
 	fprintf(vf, "%s\n", verdict);
 	fclose(vf);
 	{
 		struct report_info info = { verdict, rc, source,
-					    now_ms() - start, boot_ms };
+					    now_ms() - start, boot_ms, 0 };
+
+		/* The slowest exit; -1 if a guest had to be killed. */
+		for (i = 0; i < run_out.nr_guests; i++) {
+			long ms = guests[i].exit_ms - guests[i].eof_ms;
+
+			if (guests[i].killed || info.exit_ms < 0)
+				info.exit_ms = -1;
+			else if (ms > info.exit_ms)
+				info.exit_ms = ms;
+		}
 
 		if (report_write(run, &info))
 			fprintf(stderr, "uffd-uml: cannot write junit.xml/summary.json in %s\n",
