@@ -57,13 +57,20 @@ $(HOST)/supervise: $(SUPERVISE_SRC) runner/console-scan.h runner/report.h
 # Upstream's own sources, as they are in the tree under test; warnings are
 # theirs to fix, not ours to fail on.
 KSELFTEST_CFLAGS = -static -O2 -w -isystem $(HEADERS) -pthread
-KSELFTEST_COMMON = uffd-common.c vm_util.c thp_settings.c
+# 7.3 renamed thp_settings.c hugepage_settings.c; uffd-wp-mremap came
+# with 6.13.
+KSELFTEST_COMMON = uffd-common.c vm_util.c \
+	$(notdir $(wildcard $(KSELFTEST_SRC)/thp_settings.c $(KSELFTEST_SRC)/hugepage_settings.c))
+KSELFTEST_PROGS = $(notdir $(basename $(wildcard $(addprefix $(KSELFTEST_SRC)/, \
+	uffd-unit-tests.c uffd-stress.c uffd-wp-mremap.c))))
 $(GUEST)/kselftest/%: $(KSELFTEST_SRC)/%.c $(BUILT_FOR) $(addprefix $(KSELFTEST_SRC)/,$(KSELFTEST_COMMON) uffd-common.h)
 	@mkdir -p $(@D)
 	cd $(KSELFTEST_SRC) && $(MUSL_CC) $(KSELFTEST_CFLAGS) -o $(abspath $@) $*.c $(KSELFTEST_COMMON)
 
-$(OUT)/rootfs-kselftest.cpio: rootfs/initramfs.list rootfs/kselftest.list $(GUEST)/init $(GUEST)/uffd-scenarios $(GUEST)/tap-runner $(GUEST)/kselftest/uffd-unit-tests $(GUEST)/kselftest/uffd-stress $(HOST)/gen_init_cpio $(BUSYBOX)
-	cat rootfs/initramfs.list rootfs/kselftest.list >$@.list
+$(OUT)/rootfs-kselftest.cpio: rootfs/initramfs.list rootfs/kselftest.list $(GUEST)/init $(GUEST)/uffd-scenarios $(GUEST)/tap-runner $(addprefix $(GUEST)/kselftest/,$(KSELFTEST_PROGS)) $(HOST)/gen_init_cpio $(BUSYBOX)
+	{ cat rootfs/initramfs.list rootfs/kselftest.list; \
+	  for p in $(KSELFTEST_PROGS); do \
+		echo "file /kselftest/$$p $(abspath $(GUEST))/kselftest/$$p 0755 0 0"; done; } >$@.list
 	BUSYBOX=$(BUSYBOX) GUEST=$(abspath $(GUEST)) \
 		$(HOST)/gen_init_cpio -t 0 $@.list >$@.tmp
 	mv $@.tmp $@

@@ -86,6 +86,10 @@ line_dir() {
 	[ -n "$_found" ] && echo "$_found"
 }
 
+kernel_lines() {	# every X.Y of uml-kernel/, oldest first, space-separated
+	(cd "$TOP/uml-kernel" && ls -d [0-9]*.*) | sort -t. -k1,1n -k2,2n | tr '\n' ' ' | sed 's/ $//'
+}
+
 oldest_line() {	# oldest_line ITEM: the oldest X.Y that has ITEM
 	for _d in "$TOP"/uml-kernel/[0-9]*.*/; do
 		_d=${_d%/}

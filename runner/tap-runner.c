@@ -108,16 +108,51 @@ static void result(enum outcome o, const char *name, const char *why)
 		out("not ok %d %s # %s", results, name, why);
 }
 
-/* kselftest output: "Testing <name>... done|skipped [...]|failed [...]". */
+/*
+ * kselftest output, one result per test: up to 6.12 "Testing <name>...
+ * done|skipped [...]|failed [...]"; since 6.13 KTAP from kselftest.h,
+ * "ok|not ok <n> <description>[ # SKIP <reason>]" (subtests, indented,
+ * are diagnostics). A KTAP result without a description (ksft_exit_skip)
+ * is named after the program.
+ */
 struct ksft_state {
 	char pending[512];	/* a test started and not reported yet */
+	const char *program;
 };
+
+static bool ksft_ktap(struct ksft_state *k, const char *line)
+{
+	const char *desc, *hash;
+	char name[512];
+	bool ok = !strncmp(line, "ok ", 3);
+
+	if (!ok && strncmp(line, "not ok ", 7))
+		return false;
+	desc = line + (ok ? 3 : 7);
+	desc += strspn(desc, "0123456789");
+	desc += strspn(desc, " -");
+	hash = strstr(desc, "# ");
+	if (hash == desc)
+		snprintf(name, sizeof(name), "%s", k->program);
+	else
+		snprintf(name, sizeof(name), "%.*s",
+			 (int)(hash ? hash - desc - 1 : (long)strlen(desc)), desc);
+	if (ok && hash && !strncmp(hash, "# SKIP", 6))
+		result(SKIPPED, name, hash[6] ? hash + 7 : "no reason given");
+	else if (ok)
+		result(PASSED, name, NULL);
+	else
+		result(FAILED, name, hash ? hash + 2 : "failed");
+	return true;
+}
 
 static bool ksft_line(struct ksft_state *k, const char *line)
 {
 	const char *dots, *verdict;
 	char name[512];
 
+	if (ksft_ktap(k, line))
+		return true;
 	if (strncmp(line, "Testing ", 8) || !(dots = strstr(line, "... ")))
 		return false;
 	snprintf(name, sizeof(name), "%.*s", (int)(dots - line - 8), line + 8);
@@ -355,7 +390,7 @@ static bool ksft_on_line(void *arg, const char *line)
 static void run_kselftest(const char *cmdline, int timeout_s)
 {
 	char buf[512], *argv[16], *save, *tok;
-	struct ksft_state k = { "" };
+	struct ksft_state k = { "", cmdline };
 	int argc = 0, before = results, failed_before = counts[FAILED];
 	struct run run;
 

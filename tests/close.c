@@ -129,7 +129,7 @@ static pid_t watcher_start(int uffd, struct watch *w, long close_after_us)
  * watcher wakes up to 4 ms late; the window needs a few ms.
  */
 #define E2_BIG (64UL << 20)
-#define E2_ITERATIONS 5
+#define E2_ITERATIONS 12
 
 /*
  * Starts MADV_POPULATE_WRITE over pop with its last four pages registered
@@ -198,8 +198,10 @@ static long walk_until_fault(struct populate *pop, size_t ps)
  * watcher's close() an eighth into the walk (timed on a first walk),
  * while it is still in the big VMA (no message yet, walk not done),
  * blocks on mmap_write_lock: the window is open. The first iteration
- * that confirms it judges; if none does, the scenario cannot judge and
- * SKIPs.
+ * that confirms it (close() waited for the walk: at least 2 ms, and a
+ * sixteenth of the walk on a slow host, where an unblocked close() still
+ * takes 0.3 ms) judges; if none does, the race was not run and the
+ * scenario fails saying so.
  */
 int close_vs_gup(const struct ctx *c)
 {
@@ -242,11 +244,12 @@ int close_vs_gup(const struct ctx *c)
 			continue;
 		/* Whether or not close() had to wait, nothing may fail. */
 		CHECK_EQ(g.ret, 0);
-		if (w->close_us < walk_us / 8)
+		if (w->close_us < 2000 || w->close_us < walk_us / 16)
 			continue;
 		CHECK(all_bytes(region + big, 0, 4 * ps), "registered range not zero");
 		return PASS;
 	}
-	return skip("race window not confirmed open in %d iterations (the watcher did not run during the walk)",
-		    E2_ITERATIONS);
+	diag("race window not reached in %d iterations (close() never waited for the walk)",
+	     E2_ITERATIONS);
+	return FAIL;
 }

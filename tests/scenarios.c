@@ -14,6 +14,10 @@
 static const struct since release_hang_fix = {
 	"mm/userfaultfd: Fix release hang over concurrent GUP", 6, 12 };
 
+/* 7.3: re-registration may not drop WP (or RWP). */
+static const struct since reregister_keeps_markers = {
+	"userfaultfd: add UFFDIO_REGISTER_MODE_RWP and UFFDIO_RWPROTECT plumbing", 7, 3 };
+
 static const struct scenario scenarios[] = {
 	{ "fault-roundtrip", MEM_ALL, 0, fault_roundtrip },
 	{ "copy-enoent-slowpath", MEM_ALL, 0, copy_enoent_slowpath },
@@ -45,6 +49,8 @@ static const struct scenario scenarios[] = {
 	{ "wp-mprotect", MEM_ALL, 0, wp_mprotect },
 	{ "wp-fork", MEM_ALL, UFFD_FEATURE_EVENT_FORK, wp_fork },
 	{ "wp-unpopulated", MEM_ANON, 0, wp_unpopulated },
+	{ "wp-reregister-keep", MEM_ALL, 0, wp_reregister_keep,
+	  &reregister_keeps_markers },
 	{ "close-blocked-fault", MEM_ALL, 0, close_blocked_fault },
 	{ "close-vs-gup", MEM_ANON, 0, close_vs_gup, &release_hang_fix },
 	{ "hugetlb-uaccess", MEM_HUGETLB | MEM_HUGETLB_PRIV, 0, hugetlb_uaccess },

@@ -59,6 +59,7 @@ static const char *const feature_names[] = {
 	"MISSING_HUGETLBFS", "MISSING_SHMEM", "EVENT_UNMAP", "SIGBUS",
 	"THREAD_ID", "MINOR_HUGETLBFS", "MINOR_SHMEM", "EXACT_ADDRESS",
 	"WP_HUGETLBFS_SHMEM", "WP_UNPOPULATED", "POISON", "WP_ASYNC", "MOVE",
+	"RWP", "RWP_ASYNC",
 };
 
 const char *uffd_feature_name(uint64_t bit)

@@ -328,3 +328,25 @@ int wp_unpopulated(const struct ctx *c)
 	CHECK_EQ(pagemap_entry(page_of(&a, 1)) & PM_STATE, 0);
 	return expect_no_wp_fault(uffd, page_of(&a, 1), 'n');
 }
+
+/*
+ * Re-registering a write-protected range with a mode set that drops WP
+ * must not strand its uffd-wp bits: since "userfaultfd: add
+ * UFFDIO_REGISTER_MODE_RWP and UFFDIO_RWPROTECT plumbing" (7.3) the
+ * same uffd gets -EBUSY and the protection stays in force. Earlier
+ * kernels replaced the modes and left the bits behind.
+ */
+int wp_reregister_keep(const struct ctx *c)
+{
+	struct area a;
+	int uffd;
+
+	if (need_wp(c))
+		return SKIP;
+	if (wp_page(c, &a, 'K', &uffd))
+		return FAIL;
+	CHECK_EQ(uffd_register(uffd, a.p, a.len, UFFDIO_REGISTER_MODE_MISSING,
+			       NULL), -EBUSY);
+	CHECK_EQ(pagemap_entry(a.p) & PM_UFFD_WP, PM_UFFD_WP);
+	return expect_wp_fault(uffd, a.p, a.ps, 'k');
+}

@@ -9,7 +9,8 @@ TOP=$(cd "$(dirname "$0")/../.." && pwd)
 . "$(dirname "$0")/tap.sh"
 CACHE=${UFFD_UML_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/uffd-uml}
 user=uffd-uml-test
-ws=$CACHE/kernels/debian-${KVER:-6.12}
+kver=${KVER:-7.3}
+ws=$CACHE/kernels/debian-$kver
 
 echo "TAP version 13"
 echo "1..2"
@@ -30,6 +31,11 @@ mkdir -p "$k/tree/usr" "$k/build"
 cp -a "$ws/headers" "$ws/applied.patch" "$k/"
 cp -a "$ws/tree/.uffd-uml-source" "$ws/tree/.uffd-uml-changed" "$ws/tree/Makefile" "$k/tree/"
 cp -a "$ws/tree/usr/gen_init_cpio.c" "$k/tree/usr/"
+# A Debian source that runner/deps downloaded lives in the cache too.
+if [ -f "$CACHE/debian/linux-source-$kver.tar.xz" ]; then
+	mkdir -p "$dir/cache/debian"
+	cp -a "$CACHE/debian/linux-source-$kver.tar.xz" "$dir/cache/debian/"
+fi
 cp -a "$ws/build/linux" "$ws/build/.config" "$ws/build/.uffd-uml-config-inputs" "$k/build/"
 chown -R "$user:" "$dir"
 
