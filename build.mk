@@ -56,7 +56,8 @@ $(HOST)/supervise: $(SUPERVISE_SRC) runner/console-scan.h runner/report.h
 
 # Upstream's own sources, as they are in the tree under test; warnings are
 # theirs to fix, not ours to fail on.
-KSELFTEST_CFLAGS = -static -O2 -w -isystem $(HEADERS) -pthread
+# -I..: 7.3 includes "kselftest.h" from tools/testing/selftests.
+KSELFTEST_CFLAGS = -static -O2 -w -I.. -isystem $(HEADERS) -pthread
 # 7.3 renamed thp_settings.c hugepage_settings.c; uffd-wp-mremap came
 # with 6.13.
 KSELFTEST_COMMON = uffd-common.c vm_util.c \

@@ -41,7 +41,7 @@ EXIT_SETUP=2
 EXIT_PATCH=3	# a carried patch does not apply to the tree
 
 TOP=$(cd "$(dirname "$0")/.." && pwd)
-KVER=${KVER:-6.12}
+KVER=${KVER:-7.3}
 CACHE=${UFFD_UML_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/uffd-uml}
 OUT=${OUT:-$TOP/out}
 # JOBS (kernel build parallelism) defaults to nproc in uml-kernel/build.
@@ -59,7 +59,9 @@ UML_LPJ=19480576
 # Kernel lines. What differs between kernel lines lives in uml-kernel/<X.Y>/
 # (patches/, mutants/, fixes/, config, known-regressions, debian-suite);
 # a tree takes each of them from the newest line not above its version
-# that has it, so a line says only what changed since the line below.
+# that has it, so a line says only what changed since the line below. A
+# patch or mutant that a newer line shares with an older one is a symlink
+# to the older line's file, not a copy.
 
 vnum() {	# X.Y as one number that orders as versions do (6.1 < 6.9 < 6.12)
 	echo $((${1%%.*} * 1000 + ${1#*.}))

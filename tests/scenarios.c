@@ -57,6 +57,7 @@ static const struct scenario scenarios[] = {
 	{ "hugetlb-futex", MEM_HUGETLB | MEM_HUGETLB_PRIV, 0, hugetlb_futex },
 	{ "hugetlb-fork-cow", MEM_HUGETLB_PRIV, 0, hugetlb_fork_cow },
 	{ "hugetlb-pool", MEM_HUGETLB | MEM_HUGETLB_PRIV, 0, hugetlb_pool },
+	{ "sysv-shm-hugetlb", 0, 0, sysv_shm_hugetlb },
 	{ "api", 0, 0, api_contract },
 	{ "register-contract", MEM_ALL, 0, register_contract },
 	{ "copy-errors", MEM_ALL, 0, copy_errors },

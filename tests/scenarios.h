@@ -72,6 +72,7 @@ int hugetlb_uaccess(const struct ctx *c);
 int hugetlb_futex(const struct ctx *c);
 int hugetlb_fork_cow(const struct ctx *c);
 int hugetlb_pool(const struct ctx *c);
+int sysv_shm_hugetlb(const struct ctx *c);
 /* section F: API contract */
 int api_contract(const struct ctx *c);
 int register_contract(const struct ctx *c);
