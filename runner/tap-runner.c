@@ -111,38 +111,55 @@ static void result(enum outcome o, const char *name, const char *why)
 /*
  * kselftest output, one result per test: up to 6.12 "Testing <name>...
  * done|skipped [...]|failed [...]"; since 6.13 KTAP from kselftest.h,
- * "ok|not ok <n> <description>[ # SKIP <reason>]" (subtests, indented,
- * are diagnostics). A KTAP result without a description (ksft_exit_skip)
- * is named after the program.
+ * "ok|not ok <n> <description>". ksft_test_result_skip() prints no
+ * description, only "ok <n> # SKIP <message>": the test is then named by
+ * its message up to a trailing "(<reason>)" (uffd-unit-tests: "<test> on
+ * <memory> (<reason>)"), else by the last "[RUN] <name>" the program
+ * printed, else after the program.
  */
 struct ksft_state {
 	char pending[512];	/* a test started and not reported yet */
+	char run[512];		/* the last "# [RUN] <name>" */
 	const char *program;
 };
 
 static bool ksft_ktap(struct ksft_state *k, const char *line)
 {
-	const char *desc, *hash;
+	const char *desc, *hash, *why, *paren;
 	char name[512];
-	bool ok = !strncmp(line, "ok ", 3);
+	bool ok = !strncmp(line, "ok ", 3), skipped;
 
+	if (!strncmp(line, "# [RUN] ", 8)) {
+		snprintf(k->run, sizeof(k->run), "%s", line + 8);
+		return false;
+	}
 	if (!ok && strncmp(line, "not ok ", 7))
 		return false;
 	desc = line + (ok ? 3 : 7);
 	desc += strspn(desc, "0123456789");
 	desc += strspn(desc, " -");
 	hash = strstr(desc, "# ");
-	if (hash == desc)
-		snprintf(name, sizeof(name), "%s", k->program);
-	else
+	why = hash ? hash + 2 : "failed";
+	skipped = ok && !strncmp(why, "SKIP", 4);
+	if (skipped)
+		why += why[4] == ' ' ? 5 : 4;
+	if (hash != desc) {
 		snprintf(name, sizeof(name), "%.*s",
 			 (int)(hash ? hash - desc - 1 : (long)strlen(desc)), desc);
-	if (ok && hash && !strncmp(hash, "# SKIP", 6))
-		result(SKIPPED, name, hash[6] ? hash + 7 : "no reason given");
+	} else if (skipped && (paren = strrchr(why, '(')) && paren > why + 1 &&
+		   why[strlen(why) - 1] == ')') {
+		snprintf(name, sizeof(name), "%.*s", (int)(paren - why - 1), why);
+		why = paren;
+	} else {
+		snprintf(name, sizeof(name), "%s", k->run[0] ? k->run : k->program);
+	}
+	k->run[0] = '\0';
+	if (skipped)
+		result(SKIPPED, name, why);
 	else if (ok)
 		result(PASSED, name, NULL);
 	else
-		result(FAILED, name, hash ? hash + 2 : "failed");
+		result(FAILED, name, why);
 	return true;
 }
 
@@ -390,7 +407,7 @@ static bool ksft_on_line(void *arg, const char *line)
 static void run_kselftest(const char *cmdline, int timeout_s)
 {
 	char buf[512], *argv[16], *save, *tok;
-	struct ksft_state k = { "", cmdline };
+	struct ksft_state k = { "", "", cmdline };
 	int argc = 0, before = results, failed_before = counts[FAILED];
 	struct run run;
 
