@@ -482,7 +482,7 @@ static void guest_exit_note(const struct guest *g, char *buf, size_t len)
 		snprintf(buf, len,
 			 "host: UML (guest %d) ended by signal %d (%s), not sent by supervise, %.1f s after its console closed",
 			 g->nr, sig, strsignal(sig),
-			 (g->exit_ms - g->eof_ms) / 1000.0);
+			 g->exit_ms > g->eof_ms ? (g->exit_ms - g->eof_ms) / 1000.0 : 0.0);
 }
 
 static void guest_reap(struct guest *g)
