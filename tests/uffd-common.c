@@ -244,7 +244,12 @@ int uffd_read_msg(int uffd, struct uffd_msg *msg, int timeout_ms)
 
 /* ---- touching memory ---------------------------------------------------- */
 
-static __thread sigjmp_buf *touch_jmp;
+/*
+ * volatile: set just before the access that may fault and cleared just
+ * after it, the pointer is otherwise a dead store the compiler may drop,
+ * and the handler would find no jump buffer and kill the process.
+ */
+static __thread sigjmp_buf *volatile touch_jmp;
 static __thread int touch_signo, touch_code;
 static __thread void *touch_addr;
 
