@@ -66,6 +66,17 @@ int wp_unpopulated(const struct ctx *c);
 int wp_reregister_keep(const struct ctx *c);
 /* SKIP, naming the feature, where WP registration on c->mt is missing. */
 int need_wp(const struct ctx *c);
+/* uffd-wp state through mm operations (realbugs A) */
+int wp_after_unregister(const struct ctx *c);
+int wp_after_close(const struct ctx *c);
+int wp_after_mremap(const struct ctx *c);
+int wp_after_mremap_event(const struct ctx *c);
+int wp_after_dontunmap(const struct ctx *c);
+int wp_after_dontunmap_event(const struct ctx *c);
+int wp_after_fork(const struct ctx *c);
+int wp_after_fork_event(const struct ctx *c);
+int wp_after_dontneed(const struct ctx *c);
+int wp_after_mprotect(const struct ctx *c);
 /* section E: seed 004, closing the uffd */
 int close_blocked_fault(const struct ctx *c);
 int close_vs_gup(const struct ctx *c);
