@@ -95,6 +95,11 @@ int event_fork(const struct ctx *c);
 int event_remap(const struct ctx *c);
 int event_remove(const struct ctx *c);
 int event_unmap(const struct ctx *c);
+/* event message fields (realbugs C) */
+int remap_fields(const struct ctx *c);
+int remove_fields(const struct ctx *c);
+int unmap_fields(const struct ctx *c);
+int fork_fields(const struct ctx *c);
 int sigbus_feature(const struct ctx *c);
 int unprivileged(const struct ctx *c);
 int poison(const struct ctx *c);
