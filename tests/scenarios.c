@@ -71,6 +71,8 @@ static const struct scenario scenarios[] = {
 	  wp_after_dontneed },
 	{ "wp-after-mprotect", MEM_ALL, UFFD_FEATURE_SIGBUS,
 	  wp_after_mprotect },
+	/* WP_ASYNC came with PAGEMAP_SCAN (6.7). */
+	{ "pagemap-scan-written", MEM_ALL, UFFD_FEATURE_WP_ASYNC, scan_written },
 	{ "close-blocked-fault", MEM_ALL, 0, close_blocked_fault },
 	{ "close-vs-gup", MEM_ANON, 0, close_vs_gup, &release_hang_fix },
 	{ "hugetlb-uaccess", MEM_HUGETLB | MEM_HUGETLB_PRIV, 0, hugetlb_uaccess },

@@ -77,6 +77,8 @@ int wp_after_fork(const struct ctx *c);
 int wp_after_fork_event(const struct ctx *c);
 int wp_after_dontneed(const struct ctx *c);
 int wp_after_mprotect(const struct ctx *c);
+/* PAGEMAP_SCAN with asynchronous uffd-wp (realbugs E) */
+int scan_written(const struct ctx *c);
 /* section E: seed 004, closing the uffd */
 int close_blocked_fault(const struct ctx *c);
 int close_vs_gup(const struct ctx *c);
