@@ -20,16 +20,18 @@ struct child_read {
 	int status;
 };
 
+static int child_reads(void *arg)
+{
+	struct child_read *r = arg;
+
+	return *(volatile char *)r->page == r->want ? 0 : 1;
+}
+
 static long fork_child_reads(void *arg)
 {
 	struct child_read *r = arg;
-	pid_t pid = fork();
 
-	if (pid == 0)
-		_exit(*(volatile char *)r->page == r->want ? 0 : 1);
-	if (pid < 0)
-		return -1;
-	return waitpid(pid, &r->status, 0) == pid ? 0 : -1;
+	return fork_wait(child_reads, r, &r->status);
 }
 
 /*
@@ -147,19 +149,6 @@ int event_remap(const struct ctx *c)
 	return expect_no_message(uffd);
 }
 
-struct advice {
-	char *p;
-	size_t len;
-	int advice;
-};
-
-static long do_madvise(void *arg)
-{
-	struct advice *m = arg;
-
-	return madvise(m->p, m->len, m->advice);
-}
-
 /*
  * MADV_DONTNEED (and MADV_REMOVE on shared files) report REMOVE with the
  * range, and the range stays registered: the next touch faults again.
@@ -215,13 +204,6 @@ int event_remove(const struct ctx *c)
 		CHECK_EQ(bg.ret, 0);
 	}
 	return expect_no_message(uffd);
-}
-
-static long do_munmap(void *arg)
-{
-	struct advice *m = arg;
-
-	return munmap(m->p, m->len);
 }
 
 static long do_map_fixed(void *arg)

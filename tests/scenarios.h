@@ -64,6 +64,21 @@ int wp_mprotect(const struct ctx *c);
 int wp_fork(const struct ctx *c);
 int wp_unpopulated(const struct ctx *c);
 int wp_reregister_keep(const struct ctx *c);
+/* SKIP, naming the feature, where WP registration on c->mt is missing. */
+int need_wp(const struct ctx *c);
+/* uffd-wp state through mm operations (realbugs A) */
+int wp_after_unregister(const struct ctx *c);
+int wp_after_close(const struct ctx *c);
+int wp_after_mremap(const struct ctx *c);
+int wp_after_mremap_event(const struct ctx *c);
+int wp_after_dontunmap(const struct ctx *c);
+int wp_after_dontunmap_event(const struct ctx *c);
+int wp_after_fork(const struct ctx *c);
+int wp_after_fork_event(const struct ctx *c);
+int wp_after_dontneed(const struct ctx *c);
+int wp_after_mprotect(const struct ctx *c);
+/* PAGEMAP_SCAN with asynchronous uffd-wp (realbugs E) */
+int scan_written(const struct ctx *c);
 /* section E: seed 004, closing the uffd */
 int close_blocked_fault(const struct ctx *c);
 int close_vs_gup(const struct ctx *c);
@@ -82,6 +97,11 @@ int event_fork(const struct ctx *c);
 int event_remap(const struct ctx *c);
 int event_remove(const struct ctx *c);
 int event_unmap(const struct ctx *c);
+/* event message fields (realbugs C) */
+int remap_fields(const struct ctx *c);
+int remove_fields(const struct ctx *c);
+int unmap_fields(const struct ctx *c);
+int fork_fields(const struct ctx *c);
 int sigbus_feature(const struct ctx *c);
 int unprivileged(const struct ctx *c);
 int poison(const struct ctx *c);

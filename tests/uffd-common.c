@@ -134,6 +134,22 @@ int uffd_unregister(int uffd, void *p, size_t len)
 	return ioctl(uffd, UFFDIO_UNREGISTER, &range) ? -errno : 0;
 }
 
+uint64_t uffd_wp_features(const struct mem_type *mt)
+{
+	return UFFD_FEATURE_PAGEFAULT_FLAG_WP |
+	       (mt->flag == MEM_ANON ? 0 : UFFD_FEATURE_WP_HUGETLBFS_SHMEM);
+}
+
+int uffd_writeprotect(int uffd, void *p, size_t len, bool on)
+{
+	struct uffdio_writeprotect w = {
+		.range = { (uintptr_t)p, len },
+		.mode = on ? UFFDIO_WRITEPROTECT_MODE_WP : 0,
+	};
+
+	return ioctl(uffd, UFFDIO_WRITEPROTECT, &w) ? -errno : 0;
+}
+
 int uffd_for_area(const struct area *a, uint64_t features, uint64_t mode)
 {
 	int uffd = uffd_new(a->mt->missing_feature | features);
@@ -244,7 +260,12 @@ int uffd_read_msg(int uffd, struct uffd_msg *msg, int timeout_ms)
 
 /* ---- touching memory ---------------------------------------------------- */
 
-static __thread sigjmp_buf *touch_jmp;
+/*
+ * volatile: set just before the access that may fault and cleared just
+ * after it, the pointer is otherwise a dead store the compiler may drop,
+ * and the handler would find no jump buffer and kill the process.
+ */
+static __thread sigjmp_buf *volatile touch_jmp;
 static __thread int touch_signo, touch_code;
 static __thread void *touch_addr;
 
@@ -389,25 +410,53 @@ int bg_start(struct bg *b, long (*fn)(void *), void *arg)
 	return -pthread_create(&b->thread, NULL, bg_thread, b);
 }
 
+int fork_wait(int (*child)(void *arg), void *arg, int *status)
+{
+	pid_t pid = fork();
+
+	if (pid == 0)
+		_exit(child(arg));
+	if (pid < 0)
+		return -1;
+	return waitpid(pid, status, 0) == pid ? 0 : -1;
+}
+
+static int exit_at_once(void *unused)
+{
+	(void)unused;
+	return 0;
+}
+
 long fork_and_reap(void *unused)
 {
 	int status;
-	pid_t pid = fork();
 
 	(void)unused;
-	if (pid == 0)
-		_exit(0);
-	if (pid < 0)
-		return -1;
-	return waitpid(pid, &status, 0) == pid ? 0 : -1;
+	return fork_wait(exit_at_once, NULL, &status);
+}
+
+long do_madvise(void *advice)
+{
+	struct advice *m = advice;
+
+	return madvise(m->p, m->len, m->advice);
+}
+
+long do_munmap(void *advice)
+{
+	struct advice *m = advice;
+
+	return munmap(m->p, m->len);
 }
 
 long do_move(void *move)
 {
 	struct move *m = move;
 
-	return mremap(m->from, m->len, m->len, MREMAP_MAYMOVE | MREMAP_FIXED,
-		      m->to) == MAP_FAILED ? -1 : 0;
+	m->ret = mremap(m->from, m->len, m->len,
+			m->flags ? m->flags : MREMAP_MAYMOVE | MREMAP_FIXED,
+			m->to);
+	return m->ret == MAP_FAILED ? -1 : 0;
 }
 
 int bg_done(struct bg *b, int timeout_ms)

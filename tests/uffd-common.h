@@ -148,6 +148,10 @@ int uffd_new(uint64_t features);
 int uffd_register(int uffd, void *p, size_t len, uint64_t mode,
 		  uint64_t *ioctls);
 int uffd_unregister(int uffd, void *p, size_t len);
+/* The features WP registration on this memory type needs. */
+uint64_t uffd_wp_features(const struct mem_type *mt);
+/* UFFDIO_WRITEPROTECT on (on) or off; 0 or -errno. */
+int uffd_writeprotect(int uffd, void *p, size_t len, bool on);
 /*
  * A uffd with the features the area's memory type needs plus features,
  * the whole area registered in mode. Returns the fd, or -1 after a diag.
@@ -219,12 +223,30 @@ struct bg {
 };
 
 int bg_start(struct bg *b, long (*fn)(void *), void *arg);
+/*
+ * Forks a child that exits with child(arg); waits for it and stores its
+ * wait status. 0, or -1 if fork or wait failed.
+ */
+int fork_wait(int (*child)(void *arg), void *arg, int *status);
 /* For bg_start(): fork a child that exits at once, and reap it. */
 long fork_and_reap(void *unused);
-/* For bg_start(): mremap(MAYMOVE|FIXED) len bytes from from to to. */
+/* For bg_start(): madvise() or munmap() of a range. */
+struct advice {
+	char *p;
+	size_t len;
+	int advice;
+};
+long do_madvise(void *advice);
+long do_munmap(void *advice);
+/*
+ * For bg_start(): mremap() len bytes from from with flags (0:
+ * MAYMOVE|FIXED) to to (the new address, or a hint); ret is the result.
+ */
 struct move {
 	char *from, *to;
 	size_t len;
+	int flags;
+	char *ret;
 };
 long do_move(void *move);
 /* 1 once fn has returned, 0 if it is still running after timeout_ms. */

@@ -4,33 +4,16 @@
  * behaviours a UML uffd-wp implementation must get right.
  */
 #define _GNU_SOURCE
-#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "scenarios.h"
 
-static int wp_range(int uffd, void *p, size_t len, bool on)
+/* SKIP, naming the feature, where WP registration on c->mt is missing. */
+int need_wp(const struct ctx *c)
 {
-	struct uffdio_writeprotect w = {
-		.range = { (uintptr_t)p, len },
-		.mode = on ? UFFDIO_WRITEPROTECT_MODE_WP : 0,
-	};
-
-	return ioctl(uffd, UFFDIO_WRITEPROTECT, &w) ? -errno : 0;
-}
-
-/* The features WP registration on this memory type needs. */
-static uint64_t wp_features(const struct mem_type *mt)
-{
-	return UFFD_FEATURE_PAGEFAULT_FLAG_WP |
-	       (mt->flag == MEM_ANON ? 0 : UFFD_FEATURE_WP_HUGETLBFS_SHMEM);
-}
-
-static int need_wp(const struct ctx *c)
-{
-	uint64_t need = wp_features(c->mt), bit;
+	uint64_t need = uffd_wp_features(c->mt), bit;
 
 	for (bit = 1; bit; bit <<= 1)
 		if ((need & bit) && !(c->features & bit))
@@ -54,7 +37,7 @@ static int expect_wp_fault(int uffd, char *page, size_t ps, char val)
 	CHECK_EQ(msg.arg.pagefault.flags,
 		 UFFD_PAGEFAULT_FLAG_WP | UFFD_PAGEFAULT_FLAG_WRITE);
 	CHECK_EQ(msg.arg.pagefault.address, (uintptr_t)page);
-	CHECK_EQ(wp_range(uffd, page, ps, false), 0);
+	CHECK_EQ(uffd_writeprotect(uffd, page, ps, false), 0);
 	CHECK_EQ(touch_wait(&t, uffd, &msg, WAIT_MS), TOUCH_WAIT_DONE);
 	CHECK_EQ(t.state, TOUCH_DONE);
 	CHECK_EQ(page[0], val);
@@ -67,11 +50,11 @@ static int wp_page(const struct ctx *c, struct area *a, char val, int *uffd)
 	if (area_alloc(a, c->mt, 1, PROT_READ | PROT_WRITE))
 		return FAIL;
 	a->p[0] = val;
-	*uffd = uffd_new(wp_features(c->mt));
+	*uffd = uffd_new(uffd_wp_features(c->mt));
 	SYS(*uffd);
 	CHECK_EQ(uffd_register(*uffd, a->p, a->len, UFFDIO_REGISTER_MODE_WP,
 			       NULL), 0);
-	CHECK_EQ(wp_range(*uffd, a->p, a->len, true), 0);
+	CHECK_EQ(uffd_writeprotect(*uffd, a->p, a->len, true), 0);
 	return PASS;
 }
 
@@ -121,7 +104,7 @@ int wp_none_pte(const struct ctx *c)
 	memset(a.alias + a.ps, 'D', a.ps);
 	map = map_fresh(&a, PROT_READ | PROT_WRITE);
 	SYS(map ? 0 : -1);
-	uffd = uffd_new(wp_features(c->mt));
+	uffd = uffd_new(uffd_wp_features(c->mt));
 	SYS(uffd);
 	CHECK_EQ(uffd_register(uffd, map, a.len, UFFDIO_REGISTER_MODE_WP, NULL), 0);
 
@@ -130,7 +113,7 @@ int wp_none_pte(const struct ctx *c)
 	 * pagemap shows as a swap entry for small pages, as UFFD_WP alone
 	 * for hugetlb.
 	 */
-	CHECK_EQ(wp_range(uffd, map + a.ps, 2 * a.ps, true), 0);
+	CHECK_EQ(uffd_writeprotect(uffd, map + a.ps, 2 * a.ps, true), 0);
 	CHECK_EQ(pagemap_entry(map + a.ps) & (PM_PRESENT | PM_SWAP | PM_UFFD_WP),
 		 marker);
 	CHECK_EQ(pagemap_entry(map + 2 * a.ps) & (PM_PRESENT | PM_SWAP | PM_UFFD_WP),
@@ -167,12 +150,12 @@ int wp_unprotect_marker(const struct ctx *c)
 		return FAIL;
 	map = map_fresh(&a, PROT_READ | PROT_WRITE);
 	SYS(map ? 0 : -1);
-	uffd = uffd_new(wp_features(c->mt));
+	uffd = uffd_new(uffd_wp_features(c->mt));
 	SYS(uffd);
 	CHECK_EQ(uffd_register(uffd, map, a.len, UFFDIO_REGISTER_MODE_WP, NULL), 0);
-	CHECK_EQ(wp_range(uffd, map, a.len, true), 0);
+	CHECK_EQ(uffd_writeprotect(uffd, map, a.len, true), 0);
 	CHECK_EQ(pagemap_entry(map) & PM_UFFD_WP, PM_UFFD_WP);
-	CHECK_EQ(wp_range(uffd, map, a.len, false), 0);
+	CHECK_EQ(uffd_writeprotect(uffd, map, a.len, false), 0);
 	CHECK_EQ(pagemap_entry(map) & PM_STATE, 0);
 	return expect_no_wp_fault(uffd, map, 'U');
 }
@@ -213,7 +196,7 @@ int wp_copy_mode(const struct ctx *c)
 		return SKIP;
 	if (area_alloc(&a, c->mt, 1, PROT_READ | PROT_WRITE))
 		return FAIL;
-	uffd = uffd_new(c->mt->missing_feature | wp_features(c->mt));
+	uffd = uffd_new(c->mt->missing_feature | uffd_wp_features(c->mt));
 	src = src_pages(a.ps, 'C');
 	SYS(uffd);
 	if (!src)
@@ -252,16 +235,16 @@ struct child_wp {
 	int status;
 };
 
+static int child_has_wp(void *page)
+{
+	return pagemap_entry(page) & PM_UFFD_WP ? 0 : 1;
+}
+
 static long fork_check_wp(void *arg)
 {
 	struct child_wp *w = arg;
-	pid_t pid = fork();
 
-	if (pid == 0)
-		_exit(pagemap_entry(w->page) & PM_UFFD_WP ? 0 : 1);
-	if (pid < 0)
-		return -1;
-	return waitpid(pid, &w->status, 0) == pid ? 0 : -1;
+	return fork_wait(child_has_wp, w->page, &w->status);
 }
 
 /*
@@ -281,10 +264,10 @@ int wp_fork(const struct ctx *c)
 	if (area_alloc(&a, c->mt, 1, PROT_READ | PROT_WRITE))
 		return FAIL;
 	a.p[0] = 'F';
-	uffd = uffd_new(wp_features(c->mt) | UFFD_FEATURE_EVENT_FORK);
+	uffd = uffd_new(uffd_wp_features(c->mt) | UFFD_FEATURE_EVENT_FORK);
 	SYS(uffd);
 	CHECK_EQ(uffd_register(uffd, a.p, a.len, UFFDIO_REGISTER_MODE_WP, NULL), 0);
-	CHECK_EQ(wp_range(uffd, a.p, a.len, true), 0);
+	CHECK_EQ(uffd_writeprotect(uffd, a.p, a.len, true), 0);
 	w.page = a.p;
 	SYS(bg_start(&bg, fork_check_wp, &w));
 	if (expect_event(uffd, UFFD_EVENT_FORK, &msg))
@@ -312,19 +295,19 @@ int wp_unpopulated(const struct ctx *c)
 		return skip("kernel lacks UFFD_FEATURE_WP_UNPOPULATED");
 	if (area_alloc(&a, c->mt, 2, PROT_READ | PROT_WRITE))
 		return FAIL;
-	uffd = uffd_new(wp_features(c->mt) | UFFD_FEATURE_WP_UNPOPULATED);
+	uffd = uffd_new(uffd_wp_features(c->mt) | UFFD_FEATURE_WP_UNPOPULATED);
 	SYS(uffd);
 	CHECK_EQ(uffd_register(uffd, a.p, a.len, UFFDIO_REGISTER_MODE_WP, NULL), 0);
-	CHECK_EQ(wp_range(uffd, a.p, a.len, true), 0);
+	CHECK_EQ(uffd_writeprotect(uffd, a.p, a.len, true), 0);
 	CHECK_EQ(pagemap_entry(a.p) & PM_UFFD_WP, PM_UFFD_WP);
 	if (expect_wp_fault(uffd, a.p, a.ps, 'u'))
 		return FAIL;
 	close(uffd);
 
-	uffd = uffd_new(wp_features(c->mt));
+	uffd = uffd_new(uffd_wp_features(c->mt));
 	SYS(uffd);
 	CHECK_EQ(uffd_register(uffd, a.p, a.len, UFFDIO_REGISTER_MODE_WP, NULL), 0);
-	CHECK_EQ(wp_range(uffd, page_of(&a, 1), a.ps, true), 0);
+	CHECK_EQ(uffd_writeprotect(uffd, page_of(&a, 1), a.ps, true), 0);
 	CHECK_EQ(pagemap_entry(page_of(&a, 1)) & PM_STATE, 0);
 	return expect_no_wp_fault(uffd, page_of(&a, 1), 'n');
 }
