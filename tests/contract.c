@@ -202,14 +202,7 @@ int sigbus_feature(const struct ctx *c)
 
 static int sysctl_write(const char *val)
 {
-	int fd = open(UNPRIV_SYSCTL, O_WRONLY | O_CLOEXEC);
-	ssize_t n;
-
-	if (fd < 0)
-		return -errno;
-	n = write(fd, val, strlen(val));
-	close(fd);
-	return n < 0 ? -errno : 0;
+	return write_file(UNPRIV_SYSCTL, val);
 }
 
 static int drop_ptrace(void)

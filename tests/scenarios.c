@@ -73,6 +73,17 @@ static const struct scenario scenarios[] = {
 	  wp_after_mprotect },
 	/* WP_ASYNC came with PAGEMAP_SCAN (6.7). */
 	{ "pagemap-scan-written", MEM_ALL, UFFD_FEATURE_WP_ASYNC, scan_written },
+	/* A hole in the dump only where get_dump_page() faults: shmem. */
+	{ "coredump-no-fault", MEM_SHMEM | MEM_SHMEM_PRIV, 0,
+	  coredump_no_fault },
+	{ "exit-clear-tid", MEM_ALL, 0, exit_clear_tid },
+	{ "remote-procmem-read", MEM_ALL, 0, remote_procmem_read },
+	{ "remote-procmem-write", MEM_ALL, 0, remote_procmem_write },
+	{ "remote-vm-readv", MEM_ALL, 0, remote_vm_readv },
+	{ "remote-vm-writev", MEM_ALL, 0, remote_vm_writev },
+	{ "remote-user-only", MEM_ALL, 0, remote_user_only },
+	{ "remote-ptrace-peek", MEM_ALL, 0, remote_ptrace_peek },
+	{ "copy-full-retry", MEM_SHMEM | MEM_HUGETLB, 0, copy_full_retry },
 	{ "close-blocked-fault", MEM_ALL, 0, close_blocked_fault },
 	{ "close-vs-gup", MEM_ANON, 0, close_vs_gup, &release_hang_fix },
 	{ "hugetlb-uaccess", MEM_HUGETLB | MEM_HUGETLB_PRIV, 0, hugetlb_uaccess },

@@ -79,6 +79,17 @@ int wp_after_dontneed(const struct ctx *c);
 int wp_after_mprotect(const struct ctx *c);
 /* PAGEMAP_SCAN with asynchronous uffd-wp (realbugs E) */
 int scan_written(const struct ctx *c);
+/* kernel-internal and remote accesses (realbugs B) */
+int coredump_no_fault(const struct ctx *c);
+int exit_clear_tid(const struct ctx *c);
+int remote_procmem_read(const struct ctx *c);
+int remote_procmem_write(const struct ctx *c);
+int remote_vm_readv(const struct ctx *c);
+int remote_vm_writev(const struct ctx *c);
+int remote_user_only(const struct ctx *c);
+int remote_ptrace_peek(const struct ctx *c);
+/* fill error paths (realbugs D) */
+int copy_full_retry(const struct ctx *c);
 /* section E: seed 004, closing the uffd */
 int close_blocked_fault(const struct ctx *c);
 int close_vs_gup(const struct ctx *c);

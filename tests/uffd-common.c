@@ -651,6 +651,22 @@ bool kernel_older_than(int major, int minor)
 	return ma < major || (ma == major && mi < minor);
 }
 
+int write_file(const char *path, const char *s)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	ssize_t n;
+	int err;
+
+	if (fd < 0)
+		return -errno;
+	n = write(fd, s, strlen(s));
+	err = errno;
+	close(fd);
+	if (n < 0)
+		return -err;
+	return n == (ssize_t)strlen(s) ? 0 : -EIO;
+}
+
 unsigned long tainted(void)
 {
 	unsigned long v = 0;

@@ -275,6 +275,8 @@ int recv_fd(int sock);
 uint64_t pagemap_entry(const void *addr);
 long file_blocks(int fd);
 bool all_bytes(const void *p, char c, size_t len);
+/* Writes s to a /proc or /sys file in one write(); 0 or -errno. */
+int write_file(const char *path, const char *s);
 int reopen_fd(int fd, int flags);
 unsigned long tainted(void);
 /* A /proc/meminfo value, by its sscanf format ("HugePages_Free: %lu"). */
