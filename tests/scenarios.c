@@ -73,6 +73,12 @@ static const struct scenario scenarios[] = {
 	  wp_after_mprotect },
 	/* WP_ASYNC came with PAGEMAP_SCAN (6.7). */
 	{ "pagemap-scan-written", MEM_ALL, UFFD_FEATURE_WP_ASYNC, scan_written },
+	{ "poison-after-mremap", MEM_ALL, UFFD_FEATURE_POISON,
+	  poison_after_mremap },
+	{ "poison-after-dontneed", MEM_ALL, UFFD_FEATURE_POISON,
+	  poison_after_dontneed },
+	{ "poison-after-fork", MEM_ANON | MEM_PRIVATE_FILE, UFFD_FEATURE_POISON,
+	  poison_after_fork },
 	/* A hole in the dump only where get_dump_page() faults: shmem. */
 	{ "coredump-no-fault", MEM_SHMEM | MEM_SHMEM_PRIV, 0,
 	  coredump_no_fault },

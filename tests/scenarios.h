@@ -79,6 +79,10 @@ int wp_after_dontneed(const struct ctx *c);
 int wp_after_mprotect(const struct ctx *c);
 /* PAGEMAP_SCAN with asynchronous uffd-wp (realbugs E) */
 int scan_written(const struct ctx *c);
+/* POISON markers through the mm (realbugs A, for POISON) */
+int poison_after_mremap(const struct ctx *c);
+int poison_after_dontneed(const struct ctx *c);
+int poison_after_fork(const struct ctx *c);
 /* kernel-internal and remote accesses (realbugs B) */
 int coredump_no_fault(const struct ctx *c);
 int exit_clear_tid(const struct ctx *c);
