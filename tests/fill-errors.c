@@ -214,3 +214,127 @@ int copy_full_retry(const struct ctx *c)
 		CHECK_EQ(free_huge_unreserved(), huge_before);
 	return PASS;
 }
+
+/*
+ * A COPY into page 0 of c->mt waiting in its -ENOENT retry: its source,
+ * an anonymous hole registered on a second uffd, has faulted. meanwhile()
+ * runs before the source is resolved; the COPY's result is then judged.
+ */
+struct retry {
+	struct area a;
+	struct copy_call cc;
+	int src_uffd;
+	char *fill;
+	struct bg bg;
+};
+
+static int retry_start(const struct ctx *c, struct retry *r,
+		       uint64_t features)
+{
+	struct uffd_msg msg;
+
+	if (area_alloc(&r->a, c->mt, 2, PROT_READ | PROT_WRITE))
+		return FAIL;
+	r->cc.uffd = uffd_for_area(&r->a, features,
+				   UFFDIO_REGISTER_MODE_MISSING);
+	r->cc.dst = r->a.p;
+	r->cc.len = r->a.ps;
+	r->cc.out = SENTINEL;
+	r->cc.src = mmap(NULL, r->a.ps, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	r->src_uffd = uffd_new(0);
+	r->fill = src_pages(r->a.ps, 'D');
+	if (r->cc.uffd < 0 || r->cc.src == MAP_FAILED || r->src_uffd < 0 ||
+	    !r->fill)
+		return FAIL;
+	CHECK_EQ(uffd_register(r->src_uffd, r->cc.src, r->a.ps,
+			       UFFDIO_REGISTER_MODE_MISSING, NULL), 0);
+	SYS(bg_start(&r->bg, do_copy, &r->cc));
+	if (expect_event(r->src_uffd, UFFD_EVENT_PAGEFAULT, &msg)) {
+		diag("the copy did not take the retry path");
+		return FAIL;
+	}
+	return PASS;
+}
+
+/* Resolves the source; the COPY then finishes with *ret. */
+static int retry_finish(struct retry *r, long *ret)
+{
+	int64_t out;
+
+	CHECK_EQ(uffd_copy(r->src_uffd, r->cc.src, r->fill, r->a.ps, 0, &out),
+		 0);
+	CHECK_EQ(bg_join(&r->bg, WAIT_MS), 0);
+	*ret = r->bg.ret;
+	return PASS;
+}
+
+/*
+ * The source's monitor fills the destination page itself (with 'H')
+ * while the COPY waits: the COPY must then find the page there and fail
+ * with EEXIST (return and copy) instead of replacing it.
+ */
+int copy_retry_filled(const struct ctx *c)
+{
+	struct retry r = { 0 };
+	int64_t out;
+	char *h;
+	long ret;
+
+	if (retry_start(c, &r, 0))
+		return FAIL;
+	h = src_pages(r.a.ps, 'H');
+	CHECK(h, "no source buffer");
+	CHECK_EQ(uffd_copy(r.cc.uffd, r.a.p, h, r.a.ps, 0, &out), 0);
+	if (retry_finish(&r, &ret))
+		return FAIL;
+	CHECK_EQ(ret, -EEXIST);
+	CHECK_EQ(r.cc.out, -EEXIST);
+	CHECK(all_bytes(r.a.p, 'H', r.a.ps),
+	      "the retried COPY replaced a page filled meanwhile");
+	return expect_no_message(r.cc.uffd);
+}
+
+struct unmap_call {
+	char *p;
+	size_t len;
+};
+
+static long do_unmap_page(void *arg)
+{
+	struct unmap_call *u = arg;
+
+	return munmap(u->p, u->len);
+}
+
+/*
+ * The source's monitor unmaps the destination's page 1 (EVENT_UNMAP)
+ * while the COPY waits: with the event unread, mmap_changing is raised
+ * and the retried COPY must fail with EAGAIN; once read, it works.
+ */
+int copy_retry_event(const struct ctx *c)
+{
+	struct retry r = { 0 };
+	struct unmap_call u;
+	struct uffd_msg msg;
+	struct bg unmap;
+	int64_t out;
+	long ret;
+
+	if (retry_start(c, &r, UFFD_FEATURE_EVENT_UNMAP))
+		return FAIL;
+	u = (struct unmap_call){ page_of(&r.a, 1), r.a.ps };
+	SYS(bg_start(&unmap, do_unmap_page, &u));
+	if (expect_event_queued(r.cc.uffd) || retry_finish(&r, &ret))
+		return FAIL;
+	CHECK_EQ(ret, -EAGAIN);
+	/* From inside the fill, so every kernel writes it (not only 6.9+). */
+	CHECK_EQ(r.cc.out, -EAGAIN);
+	if (expect_event(r.cc.uffd, UFFD_EVENT_UNMAP, &msg))
+		return FAIL;
+	CHECK_EQ(bg_join(&unmap, WAIT_MS), 0);
+	CHECK_EQ(unmap.ret, 0);
+	CHECK_EQ(uffd_copy(r.cc.uffd, r.a.p, r.fill, r.a.ps, 0, &out), 0);
+	CHECK(all_bytes(r.a.p, 'D', r.a.ps), "the fill did not land");
+	return expect_no_message(r.cc.uffd);
+}

@@ -94,6 +94,8 @@ int remote_user_only(const struct ctx *c);
 int remote_ptrace_peek(const struct ctx *c);
 /* fill error paths (realbugs D) */
 int copy_full_retry(const struct ctx *c);
+int copy_retry_filled(const struct ctx *c);
+int copy_retry_event(const struct ctx *c);
 /* section E: seed 004, closing the uffd */
 int close_blocked_fault(const struct ctx *c);
 int close_vs_gup(const struct ctx *c);
