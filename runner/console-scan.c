@@ -15,6 +15,22 @@ static const char *const crash_marks[] = {
 	"general protection fault", "Call Trace",
 };
 
+/*
+ * UML's reports of a host mapping that failed (arch/um/kernel/tlb.c,
+ * arch/um/os-Linux/skas/process.c): the guest process that needed it is
+ * killed, which a scenario reports as its own failure.
+ */
+static const struct {
+	const char *mark, *cause;
+} host_marks[] = {
+	{ "UML ran out of memory on the host side",
+	  "UML ran out of host memory or mappings: raise vm.max_map_count or the memory limit" },
+	{ " : mmap failed, errno = ",
+	  "a host mmap() of guest memory failed: raise vm.max_map_count or the memory limit" },
+	{ " : munmap failed, errno = ",
+	  "a host munmap() of guest memory failed: raise vm.max_map_count or the memory limit" },
+};
+
 void console_scan_init(struct console_scan *s, console_emit emit, void *arg)
 {
 	memset(s, 0, sizeof(*s));
@@ -130,6 +146,11 @@ static void scan_line(struct console_scan *s)
 			s->in_report = false;
 		if (!strcmp(l, "reboot: Power down"))
 			s->powered_down = true;
+		for (i = 0; i < sizeof(host_marks) / sizeof(host_marks[0]); i++)
+			if (!s->host_fault[0] && strstr(l, host_marks[i].mark))
+				snprintf(s->host_fault, sizeof(s->host_fault),
+					 "%s (console: \"%.80s\")",
+					 host_marks[i].cause, l);
 		if (killed && !s->oom[0])
 			snprintf(s->oom, sizeof(s->oom), "%.255s", killed);
 		for (i = 0; i < sizeof(crash_marks) / sizeof(crash_marks[0]); i++) {
@@ -196,6 +217,7 @@ void console_scan_add(struct console_scan *all, const struct console_scan *s)
 	all->skipped += s->skipped;
 	keep_first(all->crash, sizeof(all->crash), s->crash);
 	keep_first(all->oom, sizeof(all->oom), s->oom);
+	keep_first(all->host_fault, sizeof(all->host_fault), s->host_fault);
 	all->powered_down = all->powered_down && s->powered_down;
 	if (s->last_test[0])
 		snprintf(all->last_test, sizeof(all->last_test), "%s", s->last_test);
@@ -207,6 +229,11 @@ int console_scan_verdict(const struct console_scan *s, int wait_status,
 	bool signaled = WIFSIGNALED(wait_status);
 	int code = WIFEXITED(wait_status) ? WEXITSTATUS(wait_status) : -1;
 
+	/* Whatever failed after it was the host's doing. */
+	if (s->host_fault[0]) {
+		snprintf(verdict, len, "host: %s", s->host_fault);
+		return 2;
+	}
 	if (s->crash[0]) {
 		snprintf(verdict, len, "crash: %s", s->crash);
 	} else if (s->plan < 0) {

@@ -44,6 +44,12 @@ struct console_scan {
 	int skipped;
 	char crash[256];	/* first kernel crash line, "" if none */
 	char oom[256];		/* the OOM killer's "Out of memory" line */
+	/*
+	 * Why the host, not the kernel under test, failed the run: UML's
+	 * own report that a host mapping failed, or what supervise saw
+	 * (an OOM kill of UML). "" if nothing.
+	 */
+	char host_fault[256];
 	bool allow_warn;	/* WARN()s are not crashes (the taint check */
 				/* in the guest still sees them) */
 	bool in_report;		/* inside an OOM or allowed WARN report, */
@@ -61,7 +67,8 @@ void console_scan_flush(struct console_scan *s);
 /* Adds what one guest's scan saw to the scan of the whole run. */
 void console_scan_add(struct console_scan *all, const struct console_scan *s);
 /*
- * Fills verdict; returns the exit status: 0 pass, 1 anything else.
+ * Fills verdict; returns the exit status: 0 pass, 2 a host fault (the
+ * run says nothing about the kernel: "host: <cause>"), 1 anything else.
  * wait_status is the guest's (the first that did not exit 0); host_note
  * says how its host process ended when that was by a signal. A kernel
  * that powered down after complete, clean TAP has passed, however its

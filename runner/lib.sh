@@ -35,10 +35,36 @@ sub_check() {
 	return $check_rc
 }
 
+# The tightest memory limit on this process's cgroup and its ancestors,
+# in KiB (v2 memory.max, v1 memory.limit_in_bytes). Fails when there is
+# none or none can be read.
+memcg_limit_kib() {
+	cg=$(sed -n 's/^0:://p' /proc/self/cgroup)
+	base=/sys/fs/cgroup file=memory.max
+	if [ -z "$cg" ] || [ ! -e "$base/cgroup.controllers" ]; then
+		cg=$(sed -n 's/^[0-9]*:memory:\(.*\)/\1/p' /proc/self/cgroup)
+		base=/sys/fs/cgroup/memory file=memory.limit_in_bytes
+	fi
+	[ -n "$cg" ] || return 1
+	best=
+	while :; do
+		v=$(cat "$base$cg/$file" 2>/dev/null)
+		# v1 says "no limit" with a page-rounded LONG_MAX.
+		case $v in [0-9]*) [ ${#v} -ge 19 ] || { [ -n "$best" ] && [ "$best" -le "$v" ]; } || best=$v ;; esac
+		[ "$cg" = / ] || [ -z "$cg" ] && break
+		cg=$(dirname "$cg")
+	done
+	[ -n "$best" ] || return 1
+	echo $((best / 1024))
+}
+
 # Exit statuses, as README.md documents them.
 EXIT_BAD=1
 EXIT_SETUP=2
 EXIT_PATCH=3	# a carried patch does not apply to the tree
+
+# The least vm.max_map_count runner/check lets a run start with.
+MIN_MAP_COUNT=16384
 
 TOP=$(cd "$(dirname "$0")/.." && pwd)
 KVER=${KVER:-7.3}

@@ -13,7 +13,8 @@
  *   out/results/<run>/summary.json  counts, verdict, kernel, durations
  *   out/results/latest -> <run>
  *
- * Exit status: 0 pass, 1 fail/crash/hang/incomplete, 2 setup error,
+ * Exit status: 0 pass, 1 fail/crash/hang/incomplete, 2 setup error or a
+ * host fault (verdict "host: ..."),
  * 128+signal when interrupted.
  */
 #define _GNU_SOURCE
@@ -485,6 +486,72 @@ static void guest_exit_note(const struct guest *g, char *buf, size_t len)
 			 g->exit_ms > g->eof_ms ? (g->exit_ms - g->eof_ms) / 1000.0 : 0.0);
 }
 
+/* A counter of /proc/vmstat (OOM kills: "oom_kill", since 4.13); -1. */
+static long vmstat(const char *name)
+{
+	char key[64];
+	long v, found = -1;
+	FILE *f = fopen("/proc/vmstat", "re");
+
+	if (!f)
+		return -1;
+	while (found < 0 && fscanf(f, "%63s %ld", key, &v) == 2)
+		if (!strcmp(key, name))
+			found = v;
+	fclose(f);
+	return found;
+}
+
+static long sysctl_long(const char *path)
+{
+	long v = -1;
+	FILE *f = fopen(path, "re");
+
+	if (f) {
+		if (fscanf(f, "%ld", &v) != 1)
+			v = -1;
+		fclose(f);
+	}
+	return v;
+}
+
+/*
+ * Host faults the console cannot show. A guest whose UML process died of
+ * a SIGKILL before its kernel powered down, not sent by supervise, was
+ * killed from outside: UML never sends its own process SIGKILL (a kernel
+ * that panics ends it with SIGTERM or SIGABRT). An OOM kill on the host
+ * (or in its cgroup) during the run, by /proc/vmstat, explains such a
+ * death and any other failure: the OOM killer may pick one of UML's
+ * helper processes, whose guest process then fails. A UML report of a
+ * failed host mapping gets the limit's current value.
+ */
+static void host_faults(struct console_scan *all, const struct guest *guests,
+			int n, long oom_before, bool failed)
+{
+	long oom = vmstat("oom_kill"), maps;
+	bool oom_killed = oom_before >= 0 && oom > oom_before;
+	size_t used;
+	int i;
+
+	if (!all->host_fault[0] && oom_killed && failed)
+		snprintf(all->host_fault, sizeof(all->host_fault),
+			 "the host's OOM killer killed %ld process%s during the run (/proc/vmstat oom_kill): raise the memory limit (cgroup, container) or lower MEM or GUESTS",
+			 oom - oom_before, oom - oom_before > 1 ? "es" : "");
+	for (i = 0; i < n && !all->host_fault[0]; i++) {
+		if (WIFSIGNALED(guests[i].status) &&
+		    WTERMSIG(guests[i].status) == SIGKILL &&
+		    !guests[i].killed && !guests[i].scan.powered_down)
+			snprintf(all->host_fault, sizeof(all->host_fault),
+				 "UML (guest %d) was killed with SIGKILL from outside supervise before powering down",
+				 guests[i].nr);
+	}
+	used = strlen(all->host_fault);
+	maps = sysctl_long("/proc/sys/vm/max_map_count");
+	if (strstr(all->host_fault, "vm.max_map_count") && maps >= 0)
+		snprintf(all->host_fault + used, sizeof(all->host_fault) - used,
+			 "; vm.max_map_count is %ld", maps);
+}
+
 static void guest_reap(struct guest *g)
 {
 	long deadline;
@@ -501,7 +568,7 @@ static void guest_reap(struct guest *g)
 int main(int argc, char **argv)
 {
 	const char *root = "out/results", *physmem = NULL, *source = NULL;
-	long start, boot_ms = -1, deadline;
+	long start, boot_ms = -1, deadline, oom_before;
 	int timeout_s = 300, opt, live, i, rc, expect = -1;
 	bool quiet = false, hung = false, uml = false, allow_warn = false;
 	char run[PATH_MAX], verdict[512];
@@ -574,6 +641,7 @@ int main(int argc, char **argv)
 	signal(SIGHUP, on_signal);
 	signal(SIGPIPE, SIG_IGN);
 	start = now_ms();
+	oom_before = vmstat("oom_kill");
 	for (i = 0; i < run_out.nr_guests; i++) {
 		guests[i].nr = i + 1;
 		guest_start(&guests[i], argv + optind, argc - optind, physmem,
@@ -658,7 +726,8 @@ int main(int argc, char **argv)
 		snprintf(verdict, sizeof(verdict), "interrupted by signal %d",
 			 (int)interrupted);
 		rc = 128 + interrupted;
-	} else if (hung) {
+	} else if (hung && !all.host_fault[0] &&
+		   !(oom_before >= 0 && vmstat("oom_kill") > oom_before)) {
 		snprintf(verdict, sizeof(verdict),
 			 "hang: guest still running after %ds%s%s", timeout_s,
 			 all.last_test[0] ? ", last TAP line: " : "",
@@ -676,6 +745,12 @@ int main(int argc, char **argv)
 		}
 		rc = console_scan_verdict(&all, status, note, verdict,
 					  sizeof(verdict));
+		/* Once more with what the host did, if that changes it. */
+		host_faults(&all, guests, run_out.nr_guests, oom_before,
+			    rc != 0);
+		if (all.host_fault[0])
+			rc = console_scan_verdict(&all, status, note, verdict,
+						  sizeof(verdict));
 	}
 	vf = open_in(run, "verdict");
 	fprintf(vf, "%s\n", verdict);

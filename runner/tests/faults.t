@@ -32,7 +32,7 @@ fault() {
 }
 
 echo "TAP version 13"
-echo "1..41"
+echo "1..52"
 
 # A scenario that never returns: its timeout, and the rest still runs.
 fault timeout 1 "fail: 1 of 3 not ok" T=hang,pass SCENARIO_TIMEOUT=2
@@ -71,6 +71,84 @@ else
 	for i in 1 2 3 4; do
 		n=$((n + 1))
 		echo "ok $n physmem checks # SKIP needs root to mount a tmpfs"
+	done
+fi
+
+# Host limits (issue: a host fault must never read as a kernel verdict).
+# vm.max_map_count is lowered for one boot at a time and always restored.
+maps_saved=$(cat /proc/sys/vm/max_map_count)
+restore_maps() { echo "$maps_saved" >/proc/sys/vm/max_map_count; }
+if [ "$(id -u)" = 0 ] && echo "$maps_saved" >/proc/sys/vm/max_map_count 2>/dev/null; then
+	trap 'restore_maps; rm -rf "$work"' EXIT
+	echo 1000 >/proc/sys/vm/max_map_count
+	# Before booting: the pre-flight check names the limit.
+	env TMPDIR="$tmp" T=pass UFFD_MODE=faults "$TOP/runner/check" >"$work/maps-preflight.out" 2>&1
+	ok "$(is $? 2)" "max_map_count 1000: pre-flight exit status 2"
+	ok "$(has "$work/maps-preflight.out" 'host: vm.max_map_count is 1000, UML needs at least')" \
+		"max_map_count 1000: one line naming vm.max_map_count" "$(tail -n1 "$work/maps-preflight.out")"
+	# Booted anyway: the guest process UML cannot map is killed, and the
+	# run is the host's fault, not a failed scenario.
+	fault maps-runtime 2 "host: UML ran out of host memory or mappings" T=maps,pass PREFLIGHT=0
+	ok "$(has "$res/latest/verdict" 'vm.max_map_count is 1000$')" "maps-runtime: the verdict gives the limit's value"
+	# git bisect run: a host fault stops the bisection (128), not "bad".
+	git init -q "$work/git" && (cd "$work/git" && env TMPDIR="$tmp" OUT="$work/bisect" \
+		"$TOP/runner/bisect" >"$work/bisect.out" 2>&1)
+	rc=$?
+	ok "$([ "$rc" = 128 ] && grep -q 'vm.max_map_count is 1000' "$work/bisect.out"; echo $?)" \
+		"max_map_count 1000: runner/bisect exits 128 naming the limit" "got $rc: $(tail -n2 "$work/bisect.out" | tr '\n' ' ')"
+	restore_maps
+else
+	for i in 1 2 3 4 5 6 7; do
+		n=$((n + 1))
+		echo "ok $n max_map_count checks # SKIP needs root to set vm.max_map_count"
+	done
+fi
+
+# A memory cgroup too small for the guest: the pre-flight check, and the
+# host's OOM killer ending UML (or a helper) when booted anyway.
+memcg=
+cg1=$(sed -n 's/^[0-9]*:memory:\(.*\)/\1/p' /proc/self/cgroup)
+cg2=$(sed -n 's/^0:://p' /proc/self/cgroup)
+if [ "$(id -u)" = 0 ] && [ -e /sys/fs/cgroup/cgroup.controllers ] &&
+	mkdir "/sys/fs/cgroup$cg2/uffd-faults-$$" 2>/dev/null; then
+	memcg=/sys/fs/cgroup$cg2/uffd-faults-$$
+	echo 160M >"$memcg/memory.max" && echo 0 >"$memcg/memory.swap.max" 2>/dev/null
+elif [ "$(id -u)" = 0 ] && [ -n "$cg1" ] && mkdir "/sys/fs/cgroup/memory$cg1/uffd-faults-$$" 2>/dev/null; then
+	memcg=/sys/fs/cgroup/memory$cg1/uffd-faults-$$
+	echo 160M >"$memcg/memory.limit_in_bytes"
+	echo 160M >"$memcg/memory.memsw.limit_in_bytes" 2>/dev/null
+fi
+if [ -n "$memcg" ] && [ "$(cat "$memcg/memory.max" "$memcg/memory.limit_in_bytes" 2>/dev/null)" = 167772160 ]; then
+	# in_memcg <name> <env...>: runner/check from inside the cgroup.
+	in_memcg() {
+		name=$1
+		shift
+		sh -c 'echo $$ >"$0/cgroup.procs" && exec env "$@"' "$memcg" \
+			TMPDIR="$tmp" RESULTS="$work/$name" UFFD_MODE=faults "$@" \
+			"$TOP/runner/check" >"$work/$name.out" 2>&1
+	}
+	in_memcg memcg-preflight T=pass
+	ok "$(is $? 2)" "memory limit 160 MiB: pre-flight exit status 2"
+	ok "$(has "$work/memcg-preflight.out" 'host: the memory limit (cgroup) is 160 MiB, UML needs')" \
+		"memory limit 160 MiB: one line naming the limit" "$(tail -n1 "$work/memcg-preflight.out")"
+	# Guest memory on tmpfs, as in a container's /dev/shm: charged to
+	# the cgroup and not written back, so the limit ends in an OOM kill.
+	shm=$work/shm
+	mkdir -p "$shm"
+	mount -t tmpfs -o size=512m tmpfs "$shm"
+	in_memcg memcg-oom T=oom,pass PREFLIGHT=0 GUESTS=1 PHYSMEM_DIR="$shm"
+	rc=$?
+	umount "$shm"
+	verdict=$(cat "$work/memcg-oom/latest/verdict" 2>/dev/null)
+	ok "$(is "$rc" 2)" "memory limit 160 MiB, booted: exit status 2" "got $rc, '$verdict'"
+	case $verdict in "host: "*OOM*) v=0 ;; *) v=1 ;; esac
+	ok $v "memory limit 160 MiB, booted: a host verdict naming the OOM killer" "got '$verdict'"
+	rmdir "$memcg"
+else
+	[ -z "$memcg" ] || rmdir "$memcg"
+	for i in 1 2 3 4; do
+		n=$((n + 1))
+		echo "ok $n memory limit checks # SKIP needs root and a writable memory cgroup"
 	done
 fi
 

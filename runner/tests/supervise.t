@@ -40,7 +40,7 @@ case_() {
 }
 
 echo "TAP version 13"
-echo "1..79"
+echo "1..80"
 case_ clean clean.log 0 10 0 "pass: 24 ok, 9 skipped"
 case_ fail fail.log 1 10 1 "fail: 1 of 24 not ok"
 case_ panic panic.log 134 10 1 "crash: Kernel panic - not syncing: Attempted to kill init"
@@ -80,6 +80,10 @@ exit_case abort-after-power-down clean.log 'sleep 0.2; kill -ABRT $$' 10 0 \
 grep -v '^reboot: Power down' "$LOGS/clean.log" >"$work/no-power-down.log"
 LOGS=$work exit_case killed-before-power-down no-power-down.log 'kill -SEGV $$' 10 1 \
 	"crash: guest killed by signal 11 (Segmentation fault) before powering down"
+# SIGKILL from outside (an OOM killer, a user) before the power-down:
+# the host's doing, not a kernel crash.
+LOGS=$work exit_case sigkill-before-power-down no-power-down.log 'kill -KILL $$' 10 2 \
+	"host: UML (guest 1) was killed with SIGKILL from outside supervise before powering down"
 exit_case fail-then-slow-exit fail.log "sleep 2" 0.5 1 "fail: 1 of 24 not ok"
 # Two guests: the second one's slow exit speaks for the run.
 root=$work/merged-slow-exit

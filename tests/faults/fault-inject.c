@@ -55,6 +55,25 @@ static int oom(void)
 	return 1;
 }
 
+/*
+ * Touches every other page of 64 MiB: UML maps each into this process's
+ * host process as a mapping of its own, 8192 of them, which a low
+ * vm.max_map_count on the host refuses (UML then kills the process).
+ */
+static int maps(void)
+{
+	const size_t len = 64UL << 20, step = 2 * 4096;
+	char *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	size_t off;
+
+	if (p == MAP_FAILED)
+		return 1;
+	for (off = 0; off < len; off += step)
+		p[off] = 1;
+	return 0;
+}
+
 static int warn(void) { return lkdtm("WARNING"); }
 static int bug(void) { return lkdtm("BUG"); }
 static int panic_(void) { return lkdtm("PANIC"); }
@@ -63,6 +82,7 @@ static const struct { const char *id; int (*run)(void); } faults[] = {
 	{ "pass", pass },
 	{ "hang", hang },
 	{ "oom", oom },
+	{ "maps", maps },
 	{ "warn", warn },
 	{ "bug", bug },
 	{ "panic", panic_ },
