@@ -68,7 +68,7 @@ $(GUEST)/kselftest/%: $(KSELFTEST_SRC)/%.c $(BUILT_FOR) $(addprefix $(KSELFTEST_
 	@mkdir -p $(@D)
 	cd $(KSELFTEST_SRC) && $(MUSL_CC) $(KSELFTEST_CFLAGS) -o $(abspath $@) $*.c $(KSELFTEST_COMMON)
 
-$(OUT)/rootfs-kselftest.cpio: rootfs/initramfs.list rootfs/kselftest.list $(GUEST)/init $(GUEST)/uffd-scenarios $(GUEST)/tap-runner $(addprefix $(GUEST)/kselftest/,$(KSELFTEST_PROGS)) $(HOST)/gen_init_cpio $(BUSYBOX)
+$(OUT)/rootfs-kselftest.cpio: rootfs/initramfs.list rootfs/kselftest.list $(GUEST)/init $(GUEST)/uffd-scenarios $(GUEST)/tap-runner $(GUEST)/fault-inject $(addprefix $(GUEST)/kselftest/,$(KSELFTEST_PROGS)) $(HOST)/gen_init_cpio $(BUSYBOX)
 	{ cat rootfs/initramfs.list rootfs/kselftest.list; \
 	  for p in $(KSELFTEST_PROGS); do \
 		echo "file /kselftest/$$p $(abspath $(GUEST))/kselftest/$$p 0755 0 0"; done; } >$@.list

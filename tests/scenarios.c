@@ -116,6 +116,7 @@ static const struct scenario scenarios[] = {
 	{ "sigbus-feature", MEM_ALL, UFFD_FEATURE_SIGBUS, sigbus_feature },
 	{ "unprivileged", 0, 0, unprivileged },
 	{ "poison", MEM_ALL, UFFD_FEATURE_POISON, poison },
+	{ "rwp-uaccess", MEM_ALL, UFFD_FEATURE_RWP, rwp_uaccess },
 };
 
 static void list(void)

@@ -122,5 +122,7 @@ int fork_fields(const struct ctx *c);
 int sigbus_feature(const struct ctx *c);
 int unprivileged(const struct ctx *c);
 int poison(const struct ctx *c);
+/* read-write protection (7.3) */
+int rwp_uaccess(const struct ctx *c);
 
 #endif

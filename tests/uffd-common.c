@@ -150,6 +150,16 @@ int uffd_writeprotect(int uffd, void *p, size_t len, bool on)
 	return ioctl(uffd, UFFDIO_WRITEPROTECT, &w) ? -errno : 0;
 }
 
+int uffd_rwprotect(int uffd, void *p, size_t len, bool on)
+{
+	struct uffdio_rwprotect r = {
+		.range = { (uintptr_t)p, len },
+		.mode = on ? UFFDIO_RWPROTECT_MODE_RWP : 0,
+	};
+
+	return ioctl(uffd, UFFDIO_RWPROTECT, &r) ? -errno : 0;
+}
+
 int uffd_for_area(const struct area *a, uint64_t features, uint64_t mode)
 {
 	int uffd = uffd_new(a->mt->missing_feature | features);

@@ -152,6 +152,8 @@ int uffd_unregister(int uffd, void *p, size_t len);
 uint64_t uffd_wp_features(const struct mem_type *mt);
 /* UFFDIO_WRITEPROTECT on (on) or off; 0 or -errno. */
 int uffd_writeprotect(int uffd, void *p, size_t len, bool on);
+/* UFFDIO_RWPROTECT on (on) or off; 0 or -errno. */
+int uffd_rwprotect(int uffd, void *p, size_t len, bool on);
 /*
  * A uffd with the features the area's memory type needs plus features,
  * the whole area registered in mode. Returns the fd, or -1 after a diag.

@@ -40,4 +40,20 @@ struct uffdio_poison {
 #define UFFD_FEATURE_WP_ASYNC		(1 << 15)
 #endif
 
+/* 7.3 */
+#ifndef UFFD_FEATURE_RWP
+#define UFFD_FEATURE_RWP		(1 << 17)
+#define UFFD_FEATURE_RWP_ASYNC		(1 << 18)
+#define UFFDIO_REGISTER_MODE_RWP	((__u64)1 << 3)
+#define UFFD_PAGEFAULT_FLAG_RWP		(1 << 3)
+#define _UFFDIO_RWPROTECT		(0x09)
+#define UFFDIO_RWPROTECT_MODE_RWP	((__u64)1 << 0)
+#define UFFDIO_RWPROTECT_MODE_DONTWAKE	((__u64)1 << 1)
+struct uffdio_rwprotect {
+	struct uffdio_range range;
+	__u64 mode;
+};
+#define UFFDIO_RWPROTECT	_IOWR(UFFDIO, _UFFDIO_RWPROTECT, struct uffdio_rwprotect)
+#endif
+
 #endif
