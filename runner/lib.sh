@@ -63,7 +63,7 @@ EXIT_BAD=1
 EXIT_SETUP=2
 EXIT_PATCH=3	# a carried patch does not apply to the tree
 
-# The least vm.max_map_count runner/check lets a run start with.
+# The least vm.max_map_count runner/check lets a run start with (see there).
 MIN_MAP_COUNT=16384
 
 TOP=$(cd "$(dirname "$0")/.." && pwd)
