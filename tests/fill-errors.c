@@ -89,15 +89,9 @@ static int full_setup(struct full *f)
 	return PASS;
 }
 
-static unsigned long free_huge_unreserved(void)
-{
-	return meminfo("HugePages_Free: %lu") - meminfo("HugePages_Rsvd: %lu");
-}
-
 static int full_exhaust(struct full *f)
 {
 	unsigned long n = free_huge_unreserved(), i;
-
 	int fd;
 
 	if (f->mt->flag != MEM_HUGETLB) {

@@ -49,6 +49,11 @@ static int always(void)
 	return 0;
 }
 
+unsigned long free_huge_unreserved(void)
+{
+	return meminfo("HugePages_Free: %lu") - meminfo("HugePages_Rsvd: %lu");
+}
+
 static int hugetlb_available(void)
 {
 	int fd;
@@ -56,8 +61,7 @@ static int hugetlb_available(void)
 	if (!huge_page())
 		return skip("hugetlbfs: kernel has no huge page size (CONFIG_HUGETLBFS off)");
 	/* Reserved pages are counted as free but cannot be had. */
-	if (meminfo("HugePages_Free: %lu") - meminfo("HugePages_Rsvd: %lu") <
-	    HUGE_PAGES_NEEDED)
+	if (free_huge_unreserved() < HUGE_PAGES_NEEDED)
 		return skip("hugetlbfs: fewer than %d free unreserved huge pages (vm.nr_hugepages)",
 			    HUGE_PAGES_NEEDED);
 	fd = memfd_create("uffd-probe", MFD_CLOEXEC | MFD_HUGETLB);

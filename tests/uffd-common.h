@@ -283,6 +283,8 @@ int reopen_fd(int fd, int flags);
 unsigned long tainted(void);
 /* A /proc/meminfo value, by its sscanf format ("HugePages_Free: %lu"). */
 unsigned long meminfo(const char *fmt);
+/* Free huge pages no mapping has reserved: what a new fill can take. */
+unsigned long free_huge_unreserved(void);
 /* UML reports its CPU as "UML" in /proc/cpuinfo. */
 bool running_on_uml(void);
 /* The running kernel's release (uname -r) is below major.minor. */
