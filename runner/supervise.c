@@ -502,6 +502,14 @@ static long vmstat(const char *name)
 	return found;
 }
 
+/* OOM kills on the host since the count was before (-1: unknown); 0. */
+static long oom_kills_since(long before)
+{
+	long now = vmstat("oom_kill");
+
+	return before >= 0 && now > before ? now - before : 0;
+}
+
 static long sysctl_long(const char *path)
 {
 	long v = -1;
@@ -528,15 +536,14 @@ static long sysctl_long(const char *path)
 static void host_faults(struct console_scan *all, const struct guest *guests,
 			int n, long oom_before, bool failed)
 {
-	long oom = vmstat("oom_kill"), maps;
-	bool oom_killed = oom_before >= 0 && oom > oom_before;
+	long oom = oom_kills_since(oom_before), maps;
 	size_t used;
 	int i;
 
-	if (!all->host_fault[0] && oom_killed && failed)
+	if (!all->host_fault[0] && oom && failed)
 		snprintf(all->host_fault, sizeof(all->host_fault),
 			 "the host's OOM killer killed %ld process%s during the run (/proc/vmstat oom_kill): raise the memory limit (cgroup, container) or lower MEM or GUESTS",
-			 oom - oom_before, oom - oom_before > 1 ? "es" : "");
+			 oom, oom > 1 ? "es" : "");
 	for (i = 0; i < n && !all->host_fault[0]; i++) {
 		if (WIFSIGNALED(guests[i].status) &&
 		    WTERMSIG(guests[i].status) == SIGKILL &&
@@ -726,8 +733,7 @@ int main(int argc, char **argv)
 		snprintf(verdict, sizeof(verdict), "interrupted by signal %d",
 			 (int)interrupted);
 		rc = 128 + interrupted;
-	} else if (hung && !all.host_fault[0] &&
-		   !(oom_before >= 0 && vmstat("oom_kill") > oom_before)) {
+	} else if (hung && !all.host_fault[0] && !oom_kills_since(oom_before)) {
 		snprintf(verdict, sizeof(verdict),
 			 "hang: guest still running after %ds%s%s", timeout_s,
 			 all.last_test[0] ? ", last TAP line: " : "",
