@@ -35,6 +35,18 @@ sub_check() {
 	return $check_rc
 }
 
+# True if scenario id matches one of the globs.
+matches() {	# matches <id> <comma-separated globs>
+	id=$1
+	IFS=,
+	for g in $2; do
+		# shellcheck disable=SC2254
+		case $id in $g) unset IFS; return 0 ;; esac
+	done
+	unset IFS
+	return 1
+}
+
 # The tightest memory limit on this process's cgroup and its ancestors,
 # in KiB (v2 memory.max, v1 memory.limit_in_bytes). Fails when there is
 # none or none can be read.
