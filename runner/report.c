@@ -143,25 +143,37 @@ static void write_junit(FILE *in, FILE *out, struct tally *t)
 	free(cases);
 }
 
-static void kernel_release(const char *run, char *rel, size_t len)
+/*
+ * The release from the banner, and the userspace mode UML chose: with
+ * seccomp=auto|on it prints "Checking that seccomp filters can be
+ * installed...OK" when it uses seccomp (arch/um/os-Linux/start_up.c), and
+ * falls back to ptrace otherwise.
+ */
+static void kernel_info(const char *run, char *rel, size_t len,
+			const char **userspace)
 {
 	char path[4096], line[1024];
 	FILE *f;
 
 	snprintf(rel, len, "unknown");
+	*userspace = "ptrace";
 	snprintf(path, sizeof(path), "%s/console.log", run);
 	f = fopen(path, "r");
 	if (!f)
 		return;
-	while (fgets(line, sizeof(line), f))
+	while (fgets(line, sizeof(line), f)) {
+		if (strstr(line, "seccomp filters can be installed...OK"))
+			*userspace = "seccomp";
 		if (sscanf(line, "Linux version %255s", rel) == 1)
 			break;
+	}
 	fclose(f);
 }
 
 int report_write(const char *run, const struct report_info *info)
 {
 	char path[4096], rel[256];
+	const char *userspace;
 	struct tally t = { 0 };
 	FILE *in, *out;
 
@@ -179,7 +191,7 @@ int report_write(const char *run, const struct report_info *info)
 	fclose(in);
 	fclose(out);
 
-	kernel_release(run, rel, sizeof(rel));
+	kernel_info(run, rel, sizeof(rel), &userspace);
 	snprintf(path, sizeof(path), "%s/summary.json", run);
 	out = fopen(path, "w");
 	if (!out)
@@ -194,7 +206,7 @@ int report_write(const char *run, const struct report_info *info)
 	json_str(out, rel);
 	fputs(", \"source\": ", out);
 	json_str(out, info->source ? info->source : "");
-	fputs(" },\n", out);
+	fprintf(out, ", \"userspace\": \"%s\" },\n", userspace);
 	fprintf(out, "  \"durations_ms\": { \"wall\": %ld, \"boot\": %ld, \"scenarios\": %ld, \"exit\": %ld }\n}\n",
 		info->wall_ms, info->boot_ms, t.scenarios_ms, info->exit_ms);
 	fclose(out);
