@@ -78,7 +78,9 @@ EXIT_PATCH=3	# a carried patch does not apply to the tree
 # The least vm.max_map_count runner/check lets a run start with (see there).
 MIN_MAP_COUNT=16384
 
-TOP=$(cd "$(dirname "$0")/.." && pwd)
+# The checkout: above the script that sources this, or TOP as the
+# runner/tests/*.t that source it set it.
+[ -f "${TOP:-}/runner/lib.sh" ] || TOP=$(cd "$(dirname "$0")/.." && pwd)
 KVER=${KVER:-7.3}
 CACHE=${UFFD_UML_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/uffd-uml}
 OUT=${OUT:-$TOP/out}
@@ -111,6 +113,31 @@ tree_version() {	# tree_version TREE: X.Y from its top Makefile
 
 # line_dir X.Y ITEM: uml-kernel/<line> for ITEM as a tree of version X.Y
 # gets it; fails if no line up to X.Y has ITEM.
+# debian_mirror: the URI of the Debian archive in the host's own apt
+# sources (the entry that serves its release, not -security or -updates).
+debian_mirror() {
+	codename=$(. /etc/os-release 2>/dev/null && echo "${VERSION_CODENAME:-}")
+	[ -n "$codename" ] || return 1
+	cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list \
+		/etc/apt/sources.list.d/*.sources 2>/dev/null |
+	awk -v want="$codename" '
+		/^[ \t]*deb[ \t]/ {
+			sub(/\[[^]]*\]/, "")
+			if ($3 == want) { print $2; exit }
+		}
+		/^[ \t]*$/ { uris = ""; suites = ""; next }
+		/^URIs:/ { uris = $2 }
+		/^Suites:/ { for (i = 2; i <= NF; i++) if ($i == want) suites = 1 }
+		uris != "" && suites { print uris; exit }'
+}
+
+# UML's seccomp userspace mode (seccomp=, arch/um/os-Linux/start_up.c):
+# a guest page fault is one futex round trip instead of three ptrace stops
+# of the process. 7.x has it, 6.x not.
+has_seccomp_mode() {	# has_seccomp_mode TREE
+	grep -q '"seccomp="' "$1/arch/um/os-Linux/start_up.c" 2>/dev/null
+}
+
 line_dir() {
 	_want=$(vnum "$1")
 	_best=-1

@@ -1,16 +1,14 @@
 #!/bin/sh
 # make check as an unprivileged user, once the packages are installed:
-# UML needs no root. The user gets a copy of this checkout and of what a
-# warm check reads from the kernel cache (the kernel binary, its config
-# record, the UAPI headers, the tree's markers), so nothing is rebuilt;
-# its runs write only under its own home. Needs root to create the user.
+# UML needs no root. The user gets a warm copy (warm-cache.sh) in its
+# home. Needs root to create the user.
 set -u
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
 . "$(dirname "$0")/tap.sh"
+. "$(dirname "$0")/warm-cache.sh"
 CACHE=${UFFD_UML_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/uffd-uml}
 user=uffd-uml-test
 kver=${KVER:-7.3}
-ws=$CACHE/kernels/debian-$kver
 
 echo "TAP version 13"
 echo "1..2"
@@ -24,19 +22,7 @@ id "$user" >/dev/null 2>&1 || useradd -m -s /bin/sh "$user" ||
 home=$(getent passwd "$user" | cut -d: -f6)
 dir=$home/nonroot
 rm -rf "$dir"
-mkdir -p "$dir/cache/kernels"
-rsync -a --exclude=/out/ --exclude=/.git/ "$TOP/" "$dir/repo/"
-k=$dir/cache/kernels/$(basename "$ws")
-mkdir -p "$k/tree/usr" "$k/build"
-cp -a "$ws/headers" "$ws/applied.patch" "$k/"
-cp -a "$ws/tree/.uffd-uml-source" "$ws/tree/.uffd-uml-changed" "$ws/tree/Makefile" "$k/tree/"
-cp -a "$ws/tree/usr/gen_init_cpio.c" "$k/tree/usr/"
-# A Debian source that runner/deps downloaded lives in the cache too.
-if [ -f "$CACHE/debian/linux-source-$kver.tar.xz" ]; then
-	mkdir -p "$dir/cache/debian"
-	cp -a "$CACHE/debian/linux-source-$kver.tar.xz" "$dir/cache/debian/"
-fi
-cp -a "$ws/build/linux" "$ws/build/.config" "$ws/build/.uffd-uml-config-inputs" "$k/build/"
+warm_copy "$dir" "$kver" || { echo "not ok 1 copying the checkout and the warm cache"; exit 1; }
 chown -R "$user:" "$dir"
 
 runuser -u "$user" -- env -i HOME="$home" PATH="$PATH" TMPDIR=/tmp \
