@@ -35,6 +35,36 @@ sub_check() {
 	return $check_rc
 }
 
+# run_jobs ROOT JOBS [DONE]: each line of file JOBS, "NAME [VAR=value...]",
+# is one runner/check with those settings, its results in ROOT/NAME/ (see
+# runner/job); DONE, a function, is then called with NAME. Here one after
+# the other; with HOSTS (a file of ssh logins) spread over those machines
+# by GNU parallel (runner/hosts), and DONE called for each once all are
+# back, in the order of JOBS. Stops at a job ended by a signal (an
+# interrupt). Returns 0, else the status of that job or of runner/hosts.
+run_jobs() {
+	if [ -n "${HOSTS:-}" ]; then
+		"$TOP/runner/hosts" "$1" "$2" || return
+	fi
+	while read -r line <&3; do
+		if [ -z "${HOSTS:-}" ]; then
+			# shellcheck disable=SC2086
+			"$TOP/runner/job" "$1" $line
+			rc=$?
+			[ $rc -lt 128 ] || return $rc
+		fi
+		[ -z "${3:-}" ] || "$3" "${line%% *}"
+	done 3<"$2"
+	return 0
+}
+
+# job_where DIR: " on <login>" for a job of DIR that ran on a machine of
+# HOSTS (the last word of its ssh login, user@host), else nothing.
+job_where() {
+	[ -n "${HOSTS:-}" ] && [ -f "$1/job.host" ] &&
+		sed 's/^.* \([^ ]*\) (.*/ on \1/; s/^local (.*//' "$1/job.host"
+}
+
 # True if scenario id matches one of the globs.
 matches() {	# matches <id> <comma-separated globs>
 	id=$1
