@@ -183,9 +183,9 @@ int move_basic(const struct ctx *c)
 
 /*
  * ALLOW_SRC_HOLES: a source hole is skipped and counted as moved
- * (move_pages_ptes(), :1575-1580: "nothing to do to move a hole"), at
+ * (move_pages_ptes(), :1575-1579: "nothing to do to move a hole"), at
  * every level: a none pte, and a source with no page table at all
- * (move_pages() allocates one, :2077 and :2147). Without the flag the
+ * (move_pages() allocates one, :2089 and :2148). Without the flag the
  * same hole is -ENOENT, in the return and in .move.
  */
 int move_src_holes(const struct ctx *c)
@@ -253,10 +253,10 @@ static int cross_mm_child(void *arg)
  * What UFFDIO_MOVE refuses. Per page (move_pages_ptes()): a populated
  * destination is -EEXIST (:1567), a source hole -ENOENT (:1577), and
  * neither moves anything. Per request: addresses outside any VMA are
- * -ENOENT (uffd_move_lock()); -EINVAL for MAP_SHARED (:2059-2068), for
+ * -ENOENT (uffd_move_lock()); -EINVAL for MAP_SHARED (:2058-2066), for
  * VMAs that differ in access flags or are not writable, for a
  * destination not registered with this uffd and for memory that is not
- * anonymous (validate_move_areas(), :1795-1827: a shmem MAP_PRIVATE
+ * anonymous (validate_move_areas(), :1794-1827: a shmem MAP_PRIVATE
  * mapping holds anonymous CoW pages, yet is refused), for a range past
  * the end of its VMA, and for another process's use of the uffd (:4584);
  * unaligned addresses or lengths and unknown mode bits are -EINVAL
