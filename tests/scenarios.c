@@ -117,6 +117,20 @@ static const struct scenario scenarios[] = {
 	{ "unprivileged", 0, 0, unprivileged },
 	{ "poison", MEM_ALL, UFFD_FEATURE_POISON, poison },
 	{ "rwp-uaccess", MEM_ALL, UFFD_FEATURE_RWP, rwp_uaccess },
+	/* UFFDIO_MOVE moves anonymous pages only. */
+	{ "move-basic", MEM_ANON, UFFD_FEATURE_MOVE, move_basic },
+	{ "move-src-holes", MEM_ANON, UFFD_FEATURE_MOVE, move_src_holes },
+	{ "move-errors", MEM_ANON,
+	  UFFD_FEATURE_MOVE | UFFD_FEATURE_MISSING_SHMEM, move_errors },
+	{ "move-busy-fork", MEM_ANON, UFFD_FEATURE_MOVE, move_busy_fork },
+	{ "move-busy-pin", MEM_ANON, UFFD_FEATURE_MOVE, move_busy_pin },
+	{ "move-eagain", MEM_ANON,
+	  UFFD_FEATURE_MOVE | UFFD_FEATURE_EVENT_FORK |
+	  UFFD_FEATURE_EVENT_REMAP, move_eagain },
+	{ "move-wp-src", MEM_ANON,
+	  UFFD_FEATURE_MOVE | UFFD_FEATURE_PAGEFAULT_FLAG_WP |
+	  UFFD_FEATURE_SIGBUS, move_wp_src },
+	{ "move-partial", MEM_ANON, UFFD_FEATURE_MOVE, move_partial },
 };
 
 static void list(void)

@@ -122,6 +122,15 @@ int fork_fields(const struct ctx *c);
 int sigbus_feature(const struct ctx *c);
 int unprivileged(const struct ctx *c);
 int poison(const struct ctx *c);
+/* UFFDIO_MOVE (anonymous memory, 6.8) */
+int move_basic(const struct ctx *c);
+int move_src_holes(const struct ctx *c);
+int move_errors(const struct ctx *c);
+int move_busy_fork(const struct ctx *c);
+int move_busy_pin(const struct ctx *c);
+int move_eagain(const struct ctx *c);
+int move_wp_src(const struct ctx *c);
+int move_partial(const struct ctx *c);
 /* read-write protection (7.3) */
 int rwp_uaccess(const struct ctx *c);
 

@@ -254,6 +254,20 @@ int uffd_poison(int uffd, void *dst, size_t len, int64_t *out)
 	return ret;
 }
 
+int uffd_move(int uffd, void *dst, void *src, size_t len, uint64_t mode,
+	      int64_t *out)
+{
+	struct uffdio_move m = {
+		.dst = (uintptr_t)dst, .src = (uintptr_t)src,
+		.len = len, .mode = mode, .move = SENTINEL,
+	};
+	int ret = ioctl(uffd, UFFDIO_MOVE, &m) ? -errno : 0;
+
+	if (out)
+		*out = m.move;
+	return ret;
+}
+
 int uffd_read_msg(int uffd, struct uffd_msg *msg, int timeout_ms)
 {
 	struct pollfd pfd = { .fd = uffd, .events = POLLIN };

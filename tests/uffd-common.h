@@ -163,8 +163,9 @@ int uffd_for_area(const struct area *a, uint64_t features, uint64_t mode);
 char *src_pages(size_t len, char c);
 
 /*
- * The fill ioctls. Each presets the output field to SENTINEL, returns 0 or
- * -errno, and stores what the kernel left in the output field in *out.
+ * The fill ioctls and UFFDIO_MOVE. Each presets the output field to
+ * SENTINEL, returns 0 or -errno, and stores what the kernel left in the
+ * output field in *out.
  */
 int uffd_copy(int uffd, void *dst, const void *src, size_t len,
 	      uint64_t mode, int64_t *out);
@@ -173,6 +174,8 @@ int uffd_zeropage(int uffd, void *dst, size_t len, uint64_t mode,
 int uffd_continue(int uffd, void *dst, size_t len, uint64_t mode,
 		  int64_t *out);
 int uffd_poison(int uffd, void *dst, size_t len, int64_t *out);
+int uffd_move(int uffd, void *dst, void *src, size_t len, uint64_t mode,
+	      int64_t *out);
 
 /*
  * Waits up to timeout_ms for a message; returns 1 with *msg filled, 0 on
