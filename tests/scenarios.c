@@ -117,6 +117,27 @@ static const struct scenario scenarios[] = {
 	{ "unprivileged", 0, 0, unprivileged },
 	{ "poison", MEM_ALL, UFFD_FEATURE_POISON, poison },
 	{ "rwp-uaccess", MEM_ALL, UFFD_FEATURE_RWP, rwp_uaccess },
+	{ "rwp-fault", MEM_ALL, UFFD_FEATURE_RWP, rwp_fault },
+	{ "rwp-wake", MEM_ALL, UFFD_FEATURE_RWP, rwp_wake },
+	{ "rwp-async-scan", MEM_ALL, UFFD_FEATURE_RWP | UFFD_FEATURE_RWP_ASYNC,
+	  rwp_async_scan },
+	/* UFFDIO_SET_MODE toggles RWP_ASYNC only where the kernel has it. */
+	{ "rwp-set-mode", MEM_ALL, UFFD_FEATURE_RWP | UFFD_FEATURE_RWP_ASYNC,
+	  rwp_set_mode },
+	{ "rwp-wp-exclusive", MEM_ALL, UFFD_FEATURE_RWP, rwp_wp_exclusive },
+	{ "rwp-fork", MEM_ALL, UFFD_FEATURE_RWP | UFFD_FEATURE_SIGBUS,
+	  rwp_fork },
+	{ "rwp-fork-event", MEM_ALL,
+	  UFFD_FEATURE_RWP | UFFD_FEATURE_SIGBUS | UFFD_FEATURE_EVENT_FORK,
+	  rwp_fork_event },
+	{ "rwp-mremap", MEM_ALL,
+	  UFFD_FEATURE_RWP | UFFD_FEATURE_SIGBUS | UFFD_FEATURE_EVENT_REMAP,
+	  rwp_mremap },
+	{ "rwp-zap", MEM_ALL, UFFD_FEATURE_RWP | UFFD_FEATURE_SIGBUS, rwp_zap },
+	{ "rwp-release", MEM_ALL, UFFD_FEATURE_RWP | UFFD_FEATURE_SIGBUS,
+	  rwp_release },
+	{ "rwp-mprotect", MEM_ALL, UFFD_FEATURE_RWP | UFFD_FEATURE_SIGBUS,
+	  rwp_mprotect },
 };
 
 static void list(void)
