@@ -12,58 +12,47 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <unistd.h>
-#include <linux/fs.h>
 
+#include "pagemap-scan.h"
 #include "scenarios.h"
-
-/* 6.7; the scenario needs UFFD_FEATURE_WP_ASYNC, which came with it. */
-#ifndef PAGEMAP_SCAN
-#define PAGEMAP_SCAN		_IOWR('f', 16, struct pm_scan_arg)
-#define PAGE_IS_WRITTEN		(1 << 1)
-#define PM_SCAN_WP_MATCHING	(1 << 0)
-#define PM_SCAN_CHECK_WPASYNC	(1 << 1)
-struct page_region {
-	__u64 start;
-	__u64 end;
-	__u64 categories;
-};
-struct pm_scan_arg {
-	__u64 size;
-	__u64 flags;
-	__u64 start;
-	__u64 end;
-	__u64 walk_end;
-	__u64 vec;
-	__u64 vec_len;
-	__u64 max_pages;
-	__u64 category_inverted;
-	__u64 category_mask;
-	__u64 category_anyof_mask;
-	__u64 return_mask;
-};
-#endif
 
 enum scan_how { SCAN_MASK, SCAN_ANYOF, SCAN_INVERTED, SCAN_ARM };
 
+long scan_area(const struct area *a, struct pm_scan_arg *arg)
+{
+	struct page_region vec[32];
+	long n, i, set = 0;
+	uintptr_t addr;
+	int fd;
+
+	arg->size = sizeof(*arg);
+	arg->start = (uintptr_t)a->p;
+	arg->end = (uintptr_t)a->p + a->len;
+	arg->vec = (uintptr_t)vec;
+	arg->vec_len = sizeof(vec) / sizeof(vec[0]);
+	fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	n = ioctl(fd, PAGEMAP_SCAN, arg);
+	if (n < 0)
+		n = -errno;
+	close(fd);
+	for (i = 0; i < n; i++)
+		for (addr = vec[i].start; addr < vec[i].end; addr += a->ps)
+			set |= 1L << ((addr - (uintptr_t)a->p) / a->ps);
+	return n < 0 ? n : set;
+}
+
 /*
- * Pages of a that one PAGEMAP_SCAN reports: written ones, selected by
- * category_mask (the fast path), by category_anyof_mask (the generic
+ * How many pages of a one PAGEMAP_SCAN reports: written ones, selected
+ * by category_mask (the fast path), by category_anyof_mask (the generic
  * path), or not-written ones (category_inverted); SCAN_ARM also
  * write-protects what it reports. -errno on failure.
  */
 static long scan(const struct area *a, enum scan_how how)
 {
-	struct page_region vec[32];
-	struct pm_scan_arg arg = {
-		.size = sizeof(arg),
-		.start = (uintptr_t)a->p,
-		.end = (uintptr_t)a->p + a->len,
-		.vec = (uintptr_t)vec,
-		.vec_len = sizeof(vec) / sizeof(vec[0]),
-		.return_mask = PAGE_IS_WRITTEN,
-	};
-	long n, i, pages = 0;
-	int fd;
+	struct pm_scan_arg arg = { .return_mask = PAGE_IS_WRITTEN };
+	long set;
 
 	if (how == SCAN_ANYOF)
 		arg.category_anyof_mask = PAGE_IS_WRITTEN;
@@ -73,16 +62,8 @@ static long scan(const struct area *a, enum scan_how how)
 		arg.category_inverted = PAGE_IS_WRITTEN;
 	if (how == SCAN_ARM)
 		arg.flags = PM_SCAN_WP_MATCHING | PM_SCAN_CHECK_WPASYNC;
-	fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	n = ioctl(fd, PAGEMAP_SCAN, &arg);
-	if (n < 0)
-		n = -errno;
-	close(fd);
-	for (i = 0; i < n; i++)
-		pages += (vec[i].end - vec[i].start) / a->ps;
-	return n < 0 ? n : pages;
+	set = scan_area(a, &arg);
+	return set < 0 ? set : __builtin_popcountl(set);
 }
 
 /* Both ways of asking for written pages say want; the rest are not. */

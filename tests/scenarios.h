@@ -133,5 +133,16 @@ int move_wp_src(const struct ctx *c);
 int move_partial(const struct ctx *c);
 /* read-write protection (7.3) */
 int rwp_uaccess(const struct ctx *c);
+int rwp_fault(const struct ctx *c);
+int rwp_wake(const struct ctx *c);
+int rwp_async_scan(const struct ctx *c);
+int rwp_set_mode(const struct ctx *c);
+int rwp_wp_exclusive(const struct ctx *c);
+int rwp_fork(const struct ctx *c);
+int rwp_fork_event(const struct ctx *c);
+int rwp_mremap(const struct ctx *c);
+int rwp_zap(const struct ctx *c);
+int rwp_release(const struct ctx *c);
+int rwp_mprotect(const struct ctx *c);
 
 #endif

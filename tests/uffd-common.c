@@ -445,6 +445,41 @@ int fork_wait(int (*child)(void *arg), void *arg, int *status)
 	return waitpid(pid, status, 0) == pid ? 0 : -1;
 }
 
+struct forked {
+	int (*child)(void *arg);
+	void *arg;
+	int status;
+};
+
+static long fork_wait_bg(void *forked)
+{
+	struct forked *f = forked;
+
+	return fork_wait(f->child, f->arg, &f->status);
+}
+
+int fork_child_check(int uffd, bool event, int (*child)(void *arg),
+		     void *arg)
+{
+	struct forked f = { child, arg, 0 };
+	struct uffd_msg msg;
+	struct bg bg;
+
+	if (event) {
+		SYS(bg_start(&bg, fork_wait_bg, &f));
+		if (expect_event(uffd, UFFD_EVENT_FORK, &msg))
+			return FAIL;
+		CHECK_EQ(bg_join(&bg, WAIT_MS), 0);
+		CHECK_EQ(bg.ret, 0);
+		close(msg.arg.fork.ufd);
+	} else {
+		SYS(fork_wait_bg(&f));
+	}
+	CHECK(WIFEXITED(f.status) && WEXITSTATUS(f.status) == PASS,
+	      "the child's copy is not as it should be (status %#x)", f.status);
+	return PASS;
+}
+
 static int exit_at_once(void *unused)
 {
 	(void)unused;

@@ -233,6 +233,14 @@ int bg_start(struct bg *b, long (*fn)(void *), void *arg);
  * wait status. 0, or -1 if fork or wait failed.
  */
 int fork_wait(int (*child)(void *arg), void *arg, int *status);
+/*
+ * Forks a child that checks its copy of the memory, child(arg), and waits
+ * for it. With event (the uffd has EVENT_FORK) the fork runs in a thread,
+ * blocked until the FORK event is read here; the child's uffd is closed
+ * once the child is done. PASS if the child exited with PASS.
+ */
+int fork_child_check(int uffd, bool event, int (*child)(void *arg),
+		     void *arg);
 /* For bg_start(): fork a child that exits at once, and reap it. */
 long fork_and_reap(void *unused);
 /* For bg_start(): madvise() or munmap() of a range. */

@@ -72,4 +72,14 @@ struct uffdio_rwprotect {
 #define UFFDIO_RWPROTECT	_IOWR(UFFDIO, _UFFDIO_RWPROTECT, struct uffdio_rwprotect)
 #endif
 
+/* 7.3: switch RWP_ASYNC on and off at run time. */
+#ifndef UFFDIO_SET_MODE
+#define _UFFDIO_SET_MODE		(0x0A)
+struct uffdio_set_mode {
+	__u64 enable;
+	__u64 disable;
+};
+#define UFFDIO_SET_MODE	_IOW(UFFDIO, _UFFDIO_SET_MODE, struct uffdio_set_mode)
+#endif
+
 #endif

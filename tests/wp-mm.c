@@ -19,7 +19,6 @@
 #define _GNU_SOURCE
 #include <signal.h>
 #include <sys/mman.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "scenarios.h"
@@ -242,41 +241,12 @@ static int child_copy(void *arg)
 	return expect_dropped(s, s->a.p);
 }
 
-struct wp2_child {
-	struct wp2 *s;
-	int status;
-};
-
-static long fork_child_copy(void *arg)
-{
-	struct wp2_child *w = arg;
-
-	return fork_wait(child_copy, w->s, &w->status);
-}
-
-/*
- * With EVENT_FORK the fork waits for the event to be read, in a thread,
- * and the child's new uffd stays open until the child is done with it.
- * The parent keeps its protection either way.
- */
+/* The parent keeps its protection either way. */
 static int fork_op(struct wp2 *s)
 {
-	struct wp2_child w = { .s = s };
-	struct uffd_msg msg;
-	struct bg bg;
-
-	if (s->features & UFFD_FEATURE_EVENT_FORK) {
-		SYS(bg_start(&bg, fork_child_copy, &w));
-		if (expect_event(s->uffd, UFFD_EVENT_FORK, &msg))
-			return FAIL;
-		CHECK_EQ(bg_join(&bg, WAIT_MS), 0);
-		CHECK_EQ(bg.ret, 0);
-		close(msg.arg.fork.ufd);
-	} else {
-		SYS(fork_child_copy(&w));
-	}
-	CHECK(WIFEXITED(w.status) && WEXITSTATUS(w.status) == PASS,
-	      "the child's copy is not as it should be (status %#x)", w.status);
+	if (fork_child_check(s->uffd, s->features & UFFD_FEATURE_EVENT_FORK,
+			     child_copy, s))
+		return FAIL;
 	return expect_kept(s, s->a.p);
 }
 
