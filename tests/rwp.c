@@ -17,6 +17,7 @@
 #include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "pagemap-scan.h"
@@ -24,25 +25,50 @@
 
 #define KACCESS_LEN 64
 
-struct kaccess {
-	int fd;
-	char *addr;
-	bool kernel_writes;	/* read(2) into addr, else write(2) from it */
+/* How the kernel reaches the page: its own uaccess, or GUP on its behalf. */
+enum kaccess_method { WRITE_FROM, READ_INTO, VM_READV, VM_WRITEV };
+
+static const char *const kaccess_name[] = {
+	"write(2) from", "read(2) into", "process_vm_readv of",
+	"process_vm_writev to",
 };
+
+struct kaccess {
+	enum kaccess_method method;
+	int fd;			/* WRITE_FROM, READ_INTO */
+	char *addr;
+	char buf[KACCESS_LEN];	/* VM_READV, VM_WRITEV */
+};
+
+static bool kaccess_writes(enum kaccess_method m)
+{
+	return m == READ_INTO || m == VM_WRITEV;
+}
 
 static long kaccess_run(void *arg)
 {
 	struct kaccess *k = arg;
+	struct iovec local = { k->buf, KACCESS_LEN };
+	struct iovec remote = { k->addr, KACCESS_LEN };
 
-	if (k->kernel_writes)
+	switch (k->method) {
+	case WRITE_FROM:
+		return write(k->fd, k->addr, KACCESS_LEN);
+	case READ_INTO:
 		return read(k->fd, k->addr, KACCESS_LEN);
-	return write(k->fd, k->addr, KACCESS_LEN);
+	case VM_READV:
+		return process_vm_readv(getpid(), &local, 1, &remote, 1, 0);
+	case VM_WRITEV:
+		return process_vm_writev(getpid(), &local, 1, &remote, 1, 0);
+	}
+	return -1;
 }
 
 /*
- * A syscall that reads or writes a protected page through uaccess blocks
- * in an RWP fault, flagged like the user's own access, until the page is
- * unprotected, and then completes on the page's data.
+ * A syscall that reads or writes a protected page, through uaccess or
+ * through GUP, blocks in an RWP fault, flagged like the user's own
+ * access, until the page is unprotected, and then completes on the
+ * page's data.
  */
 static int kaccess_fault(struct area *a, int uffd, struct kaccess *k)
 {
@@ -53,13 +79,13 @@ static int kaccess_fault(struct area *a, int uffd, struct kaccess *k)
 	SYS(bg_start(&bg, kaccess_run, k));
 	if (expect_event(uffd, UFFD_EVENT_PAGEFAULT, &msg)) {
 		diag("%s a protected page: no RWP fault",
-		     k->kernel_writes ? "read(2) into" : "write(2) from");
+		     kaccess_name[k->method]);
 		return FAIL;
 	}
 	CHECK_EQ(msg.arg.pagefault.address, (uintptr_t)a->p);
 	CHECK_EQ(msg.arg.pagefault.flags,
 		 UFFD_PAGEFAULT_FLAG_RWP |
-		 (k->kernel_writes ? UFFD_PAGEFAULT_FLAG_WRITE : 0));
+		 (kaccess_writes(k->method) ? UFFD_PAGEFAULT_FLAG_WRITE : 0));
 	CHECK(!bg_done(&bg, 0), "the syscall returned before the unprotect");
 	CHECK_EQ(uffd_rwprotect(uffd, a->p, a->ps, false), 0);
 	CHECK_EQ(bg_join(&bg, WAIT_MS), 0);
@@ -67,6 +93,15 @@ static int kaccess_fault(struct area *a, int uffd, struct kaccess *k)
 		diag("%s", strerror(bg.err));
 	CHECK_EQ(bg.ret, KACCESS_LEN);
 	return expect_no_message(uffd);
+}
+
+/* One page of 'x', registered for RWP (not yet protected); the uffd. */
+static int kaccess_area(const struct ctx *c, struct area *a)
+{
+	if (area_alloc(a, c->mt, 1, PROT_READ | PROT_WRITE))
+		return -1;
+	memset(a->p, 'x', a->ps);
+	return uffd_for_area(a, UFFD_FEATURE_RWP, UFFDIO_REGISTER_MODE_RWP);
 }
 
 /*
@@ -83,15 +118,12 @@ int rwp_uaccess(const struct ctx *c)
 	char buf[KACCESS_LEN];
 	int uffd, pipefd[2];
 
-	if (area_alloc(&a, c->mt, 1, PROT_READ | PROT_WRITE))
-		return FAIL;
-	memset(a.p, 'x', a.ps);
-	uffd = uffd_for_area(&a, UFFD_FEATURE_RWP, UFFDIO_REGISTER_MODE_RWP);
+	uffd = kaccess_area(c, &a);
 	if (uffd < 0)
 		return FAIL;
 	SYS(pipe2(pipefd, O_CLOEXEC));
 
-	k = (struct kaccess){ pipefd[1], a.p, false };
+	k = (struct kaccess){ .method = WRITE_FROM, .fd = pipefd[1], .addr = a.p };
 	if (kaccess_fault(&a, uffd, &k))
 		return FAIL;
 	SYS(read(pipefd[0], buf, KACCESS_LEN));
@@ -99,12 +131,42 @@ int rwp_uaccess(const struct ctx *c)
 
 	k.fd = open("/dev/zero", O_RDONLY | O_CLOEXEC);
 	SYS(k.fd);
-	k.kernel_writes = true;
+	k.method = READ_INTO;
 	if (kaccess_fault(&a, uffd, &k))
 		return FAIL;
 	CHECK(all_bytes(a.p, 0, KACCESS_LEN), "read(2) did not zero the page");
 	CHECK(all_bytes(a.p + KACCESS_LEN, 'x', a.ps - KACCESS_LEN),
 	      "read(2) wrote past its length");
+	return PASS;
+}
+
+/*
+ * process_vm_readv/writev reach the page through GUP (FOLL_REMOTE), not
+ * uaccess: a protected page must fault to the monitor there too, like
+ * the user's access, and the call complete once it is unprotected.
+ */
+int rwp_remote(const struct ctx *c)
+{
+	struct kaccess k = { .method = VM_READV };
+	struct area a;
+	int uffd;
+
+	uffd = kaccess_area(c, &a);
+	if (uffd < 0)
+		return FAIL;
+	k.addr = a.p;
+	if (kaccess_fault(&a, uffd, &k))
+		return FAIL;
+	CHECK(all_bytes(k.buf, 'x', KACCESS_LEN),
+	      "process_vm_readv read other data");
+
+	k.method = VM_WRITEV;
+	memset(k.buf, 'W', KACCESS_LEN);
+	if (kaccess_fault(&a, uffd, &k))
+		return FAIL;
+	CHECK(all_bytes(a.p, 'W', KACCESS_LEN), "process_vm_writev was lost");
+	CHECK(all_bytes(a.p + KACCESS_LEN, 'x', a.ps - KACCESS_LEN),
+	      "process_vm_writev wrote past its length");
 	return PASS;
 }
 

@@ -117,6 +117,7 @@ static const struct scenario scenarios[] = {
 	{ "unprivileged", 0, 0, unprivileged },
 	{ "poison", MEM_ALL, UFFD_FEATURE_POISON, poison },
 	{ "rwp-uaccess", MEM_ALL, UFFD_FEATURE_RWP, rwp_uaccess },
+	{ "rwp-remote", MEM_ALL, UFFD_FEATURE_RWP, rwp_remote },
 	{ "rwp-fault", MEM_ALL, UFFD_FEATURE_RWP, rwp_fault },
 	{ "rwp-wake", MEM_ALL, UFFD_FEATURE_RWP, rwp_wake },
 	{ "rwp-async-scan", MEM_ALL, UFFD_FEATURE_RWP | UFFD_FEATURE_RWP_ASYNC,

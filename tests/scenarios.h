@@ -133,6 +133,7 @@ int move_wp_src(const struct ctx *c);
 int move_partial(const struct ctx *c);
 /* read-write protection (7.3) */
 int rwp_uaccess(const struct ctx *c);
+int rwp_remote(const struct ctx *c);
 int rwp_fault(const struct ctx *c);
 int rwp_wake(const struct ctx *c);
 int rwp_async_scan(const struct ctx *c);
