@@ -19,17 +19,13 @@ log=$work/container.log
 uid=1000
 
 echo "TAP version 13"
-skip_all() {
-	echo "1..0 # SKIP $1"
-	exit 0
-}
 [ "$(id -u)" = 0 ] || skip_all "needs root for podman and mmdebstrap"
 mkdir -p "$work"
 : >"$log"
 if ! command -v podman >/dev/null || ! command -v mmdebstrap >/dev/null ||
 	! command -v runc >/dev/null; then
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-		podman mmdebstrap runc uidmap >>"$log" 2>&1 ||
+	# The apt lists may be missing or stale on a fresh machine.
+	{ apt_install podman mmdebstrap runc uidmap || { apt-get update -qq && apt_install podman mmdebstrap runc uidmap; }; } >>"$log" 2>&1 ||
 		skip_all "apt-get install podman mmdebstrap runc uidmap failed (log: $log)"
 fi
 printf '[containers]\ndefault_ulimits = []\n' >"$work/containers.conf"

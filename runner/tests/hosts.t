@@ -15,16 +15,12 @@ work=$CACHE/hosts-test
 log=$work/hosts.log
 
 echo "TAP version 13"
-skip_all() {
-	echo "1..0 # SKIP $1"
-	exit 0
-}
 [ "$(id -u)" = 0 ] || skip_all "needs root to make users and start sshd"
 rm -rf "$work"
 mkdir -p "$work"
 if [ ! -x /usr/sbin/sshd ] || ! command -v parallel >/dev/null; then
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-		openssh-server parallel >>"$log" 2>&1 ||
+	# The apt lists may be missing or stale on a fresh machine.
+	{ apt_install openssh-server parallel || { apt-get update -qq && apt_install openssh-server parallel; }; } >>"$log" 2>&1 ||
 		skip_all "apt-get install openssh-server parallel failed (log: $log)"
 fi
 

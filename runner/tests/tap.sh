@@ -12,3 +12,13 @@ ok() {	# ok <condition-status> <name> [diagnostic]
 		failed=$((failed + 1))
 	fi
 }
+
+skip_all() {	# skip_all <reason>: the whole file is skipped
+	echo "1..0 # SKIP $1"
+	exit 0
+}
+
+# The .t files that install what they need as root.
+apt_install() {
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@"
+}
