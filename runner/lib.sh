@@ -141,8 +141,6 @@ tree_version() {	# tree_version TREE: X.Y from its top Makefile
 	sed -n '/^VERSION = /{s///;h;}; /^PATCHLEVEL = /{s///;H;x;s/\n/./p;q;}' "$1/Makefile"
 }
 
-# line_dir X.Y ITEM: uml-kernel/<line> for ITEM as a tree of version X.Y
-# gets it; fails if no line up to X.Y has ITEM.
 # debian_mirror: the URI of the Debian archive in the host's own apt
 # sources (the entry that serves its release, not -security or -updates).
 debian_mirror() {
@@ -168,6 +166,8 @@ has_seccomp_mode() {	# has_seccomp_mode TREE
 	grep -q '"seccomp="' "$1/arch/um/os-Linux/start_up.c" 2>/dev/null
 }
 
+# line_dir X.Y ITEM: uml-kernel/<line> for ITEM as a tree of version X.Y
+# gets it; fails if no line up to X.Y has ITEM.
 line_dir() {
 	_want=$(vnum "$1")
 	_best=-1

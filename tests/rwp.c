@@ -95,13 +95,28 @@ static int kaccess_fault(struct area *a, int uffd, struct kaccess *k)
 	return expect_no_message(uffd);
 }
 
-/* One page of 'x', registered for RWP (not yet protected); the uffd. */
-static int kaccess_area(const struct ctx *c, struct area *a)
+/*
+ * npages of 'x' registered in RWP mode on a new uffd with features, all
+ * protected. The uffd, or -1 after a diagnostic.
+ */
+static int rwp_area(const struct ctx *c, struct area *a, size_t npages,
+		    uint64_t features)
 {
-	if (area_alloc(a, c->mt, 1, PROT_READ | PROT_WRITE))
+	int uffd, ret;
+
+	if (area_alloc(a, c->mt, npages, PROT_READ | PROT_WRITE))
 		return -1;
-	memset(a->p, 'x', a->ps);
-	return uffd_for_area(a, UFFD_FEATURE_RWP, UFFDIO_REGISTER_MODE_RWP);
+	memset(a->p, 'x', a->len);
+	uffd = uffd_for_area(a, UFFD_FEATURE_RWP | features,
+			     UFFDIO_REGISTER_MODE_RWP);
+	if (uffd < 0)
+		return -1;
+	ret = uffd_rwprotect(uffd, a->p, a->len, true);
+	if (ret) {
+		diag("UFFDIO_RWPROTECT: %s", strerror(-ret));
+		return -1;
+	}
+	return uffd;
 }
 
 /*
@@ -118,7 +133,7 @@ int rwp_uaccess(const struct ctx *c)
 	char buf[KACCESS_LEN];
 	int uffd, pipefd[2];
 
-	uffd = kaccess_area(c, &a);
+	uffd = rwp_area(c, &a, 1, 0);
 	if (uffd < 0)
 		return FAIL;
 	SYS(pipe2(pipefd, O_CLOEXEC));
@@ -151,7 +166,7 @@ int rwp_remote(const struct ctx *c)
 	struct area a;
 	int uffd;
 
-	uffd = kaccess_area(c, &a);
+	uffd = rwp_area(c, &a, 1, 0);
 	if (uffd < 0)
 		return FAIL;
 	k.addr = a.p;
@@ -246,30 +261,6 @@ static int expect_touch_done(struct touch *t, int timeout_ms,
 	CHECK(t->state == TOUCH_DONE, "%s: the access got signal %d", after,
 	      t->signo);
 	return PASS;
-}
-
-/*
- * npages of 'x' registered in RWP mode on a new uffd with features, all
- * protected. The uffd, or -1 after a diagnostic.
- */
-static int rwp_area(const struct ctx *c, struct area *a, size_t npages,
-		    uint64_t features)
-{
-	int uffd, ret;
-
-	if (area_alloc(a, c->mt, npages, PROT_READ | PROT_WRITE))
-		return -1;
-	memset(a->p, 'x', a->len);
-	uffd = uffd_for_area(a, UFFD_FEATURE_RWP | features,
-			     UFFDIO_REGISTER_MODE_RWP);
-	if (uffd < 0)
-		return -1;
-	ret = uffd_rwprotect(uffd, a->p, a->len, true);
-	if (ret) {
-		diag("UFFDIO_RWPROTECT: %s", strerror(-ret));
-		return -1;
-	}
-	return uffd;
 }
 
 /*
