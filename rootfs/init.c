@@ -10,6 +10,8 @@
  *   UFFD_HUGEPAGES         vm.nr_hugepages for the hugetlb memory types
  *   UFFD_ALLOW_TAINT       taint bits the run accepts
  *   UFFD_SHARD             i/N: guest i of N sharing the run (supervise -j)
+ *   UFFD_SWAP              a block device to swap on (supervise gives each
+ *                          guest a sparse host file as ubd0: /dev/ubda)
  *   UFFD_MODE              scenarios (default); kselftest for the upstream
  *                          selftests; faults to run /tests/fault-inject and
  *                          idle for an init that never powers off (both
@@ -25,8 +27,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/reboot.h>
+#include <sys/swap.h>
 #include <unistd.h>
 
 #define RUNNER "/bin/tap-runner"
@@ -72,6 +77,36 @@ static void write_file(const char *path, const char *val)
 	close(fd);
 }
 
+/*
+ * mkswap, as the kernel reads it: union swap_header in
+ * include/linux/swap.h (version 1, no bad pages, "SWAPSPACE2" at the end
+ * of the first page). Here rather than busybox's mkswap and swapon, for
+ * the reason at the top; the device is the guest's own, written fresh at
+ * every boot. Without it MADV_PAGEOUT of anon memory does nothing, and
+ * swap entries (the uffd bit on a swapped-out pte, swap-in of a
+ * protected page) would be out of reach.
+ */
+static void swap_on(const char *dev)
+{
+	static unsigned int page[4096 / sizeof(unsigned int)];
+	long ps = sysconf(_SC_PAGESIZE);
+	unsigned long long bytes;
+	int fd = open(dev, O_RDWR | O_CLOEXEC);
+
+	if (fd < 0 || ps != sizeof(page) || ioctl(fd, BLKGETSIZE64, &bytes)) {
+		printf("init: swap on %s: %s\n", dev, strerror(errno));
+		goto out;
+	}
+	page[1024 / sizeof(*page)] = 1;			/* version */
+	page[1024 / sizeof(*page) + 1] = bytes / ps - 1;	/* last_page */
+	memcpy((char *)page + ps - 10, "SWAPSPACE2", 10);
+	if (pwrite(fd, page, ps, 0) != ps || fsync(fd) || swapon(dev, 0))
+		printf("init: swap on %s: %s\n", dev, strerror(errno));
+out:
+	if (fd >= 0)
+		close(fd);
+}
+
 static const char *env_or(const char *name, const char *dflt)
 {
 	const char *v = getenv(name);
@@ -102,6 +137,8 @@ int main(void)
 	/* For lkdtm and the kselftest gup tests; not every config has it. */
 	mount_fs("debugfs", "/sys/kernel/debug", 1);
 	write_file("/proc/sys/vm/nr_hugepages", env_or("UFFD_HUGEPAGES", "16"));
+	if (getenv("UFFD_SWAP"))
+		swap_on(getenv("UFFD_SWAP"));
 
 	if (!strcmp(mode, "idle"))
 		for (;;)

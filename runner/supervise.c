@@ -251,12 +251,36 @@ static void make_uml_dir(char *dir, size_t len, const char *parent)
 		    strerror(errno));
 }
 
+/*
+ * -S: the size of each guest's swap device, MiB. A sparse file in its
+ * uml_dir, given to UML as ubd0 (the guest's /dev/ubda, which its init
+ * formats and swaps on); it holds only what the guest swaps out and goes
+ * with the uml_dir.
+ */
+static long swap_mib;
+
+static void add_swap(const char *uml_dir, char **av, int *n)
+{
+	char path[PATH_MAX];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/swap", uml_dir);
+	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0 || ftruncate(fd, swap_mib << 20))
+		die("cannot create the guest's swap file %s: %s", path,
+		    strerror(errno));
+	close(fd);
+	if (asprintf(&av[(*n)++], "ubd0=%s", path) < 0 ||
+	    !(av[(*n)++] = strdup("UFFD_SWAP=/dev/ubda")))
+		die("out of memory");
+}
+
 static void usage(void)
 {
 	fprintf(stderr,
 		"usage: supervise [-t timeout-s] [-o results-root] [-m physmem-dir] [-s source]\n"
 		"                 [-j guests [-n results]] [-x exit-grace-s] [-k known-file]\n"
-		"                 [-u] [-w] [-q] -- command...\n"
+		"                 [-u [-S swap-MiB]] [-w] [-q] -- command...\n"
 		"  -j  run that many guests as one run, each with UFFD_SHARD=i/N appended,\n"
 		"      taking scenario indices from one queue on its stdin\n"
 		"  -n  the results those guests must report in all (else incomplete)\n"
@@ -264,6 +288,7 @@ static void usage(void)
 		"  -k  known regressions: \"glob<TAB>reason\" lines; such a result that\n"
 		"      fails is reported as not ok # TODO and does not fail the run\n"
 		"  -u  the command is UML: give it a private uml_dir, removed afterwards\n"
+		"  -S  give each UML guest a swap device of that size (ubd0, sparse)\n"
 		"  -w  a WARN in the console is not a crash\n");
 	exit(2);
 }
@@ -381,7 +406,7 @@ static void guest_start(struct guest *g, char **argv, int argc,
 			const char *physmem, bool uml, const char *run,
 			bool allow_warn)
 {
-	char **av = calloc(argc + 3, sizeof(*av)), name[32];
+	char **av = calloc(argc + 5, sizeof(*av)), name[32];
 	int pfd[2], ifd[2], n = argc;
 
 	if (!av)
@@ -392,6 +417,8 @@ static void guest_start(struct guest *g, char **argv, int argc,
 			     physmem ? physmem : getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
 		if (asprintf(&av[n++], "uml_dir=%s", g->uml_dir) < 0)
 			die("out of memory");
+		if (swap_mib > 0)
+			add_swap(g->uml_dir, av, &n);
 	}
 	if (run_out.nr_guests > 1 &&
 	    asprintf(&av[n++], "UFFD_SHARD=%d/%d", g->nr, run_out.nr_guests) < 0)
@@ -584,7 +611,7 @@ int main(int argc, char **argv)
 	FILE *vf;
 
 	run_out.nr_guests = 1;
-	while ((opt = getopt(argc, argv, "t:o:m:s:j:n:x:k:uwq")) != -1) {
+	while ((opt = getopt(argc, argv, "t:o:m:s:j:n:x:k:uS:wq")) != -1) {
 		switch (opt) {
 		case 't':
 			timeout_s = atoi(optarg);
@@ -614,6 +641,9 @@ int main(int argc, char **argv)
 			break;
 		case 'u':
 			uml = true;
+			break;
+		case 'S':
+			swap_mib = atol(optarg);
 			break;
 		case 'w':
 			allow_warn = true;

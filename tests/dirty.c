@@ -4,19 +4,15 @@
  * VM_WRITE is not set" (now an unconditional pte_mkdirty() in
  * mfill_atomic_install_pte): a page filled into a PROT_READ shared mapping
  * is only in the page cache, so if it is clean reclaim drops it and the
- * data is lost. MADV_PAGEOUT reclaims synchronously on UML (UP, and
- * shmem_writepage() redirties when there is no swap), so the loss shows
- * at once.
+ * data is lost. MADV_PAGEOUT reclaims synchronously on UML (UP): a dirty
+ * page goes to swap (or is redirtied where there is none), a clean one is
+ * dropped, so the loss shows at once.
  */
 #define _GNU_SOURCE
 #include <sys/mman.h>
 #include <unistd.h>
 
 #include "scenarios.h"
-
-#ifndef MADV_PAGEOUT
-#define MADV_PAGEOUT 21
-#endif
 
 static int copy_pageout_read(const struct ctx *c, int prot)
 {

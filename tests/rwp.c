@@ -11,6 +11,7 @@
  * operation that drops a pte (MADV_DONTNEED, hole punch) drops its
  * protection too, and the next access populates an unprotected page
  * (Documentation/admin-guide/mm/userfaultfd.rst, "Scope of protection").
+ * A swap entry keeps it: the uffd bit moves onto it (rwp-pageout).
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
@@ -18,6 +19,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/uio.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "pagemap-scan.h"
@@ -751,5 +753,56 @@ int rwp_mprotect(const struct ctx *c)
 		return FAIL;
 	SYS(mprotect(s.a.p, s.a.len, PROT_NONE));
 	SYS(mprotect(s.a.p, s.a.len, PROT_READ | PROT_WRITE));
+	return expect_kept(&s, s.a.p, s.uffd);
+}
+
+/* ---- through swap -------------------------------------------------------- */
+
+/*
+ * A protected anon page swapped out keeps the uffd bit on its swap entry
+ * (try_to_unmap_one()), and swap-in restores PAGE_NONE under it
+ * (do_swap_page()), so the first access after it still traps. A write to
+ * a swapped-in page another mm shares (fork after the swap-out) must trap
+ * too, not CoW to an accessible copy: upstream's rwp-swap-cow. On shared
+ * memory reclaim unmaps the page-cache page: the pte goes, and with it
+ * the protection (no RWP marker, as rwp-zap), but not the data.
+ */
+int rwp_pageout(const struct ctx *c)
+{
+	bool shared = c->mt->flag & MEM_SHARED;
+	int signo, go[2];
+	struct rwp2 s;
+	char *p0;
+	pid_t pid;
+
+	if (!have_swap())
+		return skip("the guest has no swap device (SWAP=0)");
+	if (rwp2_setup(c, &s, 0) || page_out(s.a.p, s.a.len, s.a.ps))
+		return FAIL;
+	if (shared)
+		return expect_pages(&s, s.a.p, 0, kept_data);
+
+	p0 = page_of(&s.a, 0);
+	CHECK_EQ(pagemap_entry(p0) & PM_STATE, PM_SWAP | PM_UFFD_WP);
+	CHECK_EQ(pagemap_entry(page_of(&s.a, 1)) & PM_STATE, PM_SWAP);
+	if (expect_kept(&s, s.a.p, s.uffd))
+		return FAIL;
+
+	/* Again, with the swap entry shared with a child when it comes in. */
+	if (rwp2_protect(&s) || page_out(s.a.p, s.a.len, s.a.ps))
+		return FAIL;
+	SYS(pipe(go));
+	pid = fork();
+	SYS(pid);
+	if (!pid) {
+		close(go[1]);
+		_exit(read(go[0], &signo, 1) < 0);
+	}
+	close(go[0]);
+	CHECK(touch_here(p0, true, 'w', &signo, NULL) != TOUCH_DONE,
+	      "a write to a protected page shared with a child after swap-in went through");
+	CHECK_EQ(signo, SIGBUS);
+	close(go[1]);
+	SYS(waitpid(pid, NULL, 0));
 	return expect_kept(&s, s.a.p, s.uffd);
 }

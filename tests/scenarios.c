@@ -47,6 +47,8 @@ static const struct scenario scenarios[] = {
 	{ "wp-zap-marker", MEM_FILE, 0, wp_zap_marker },
 	{ "wp-copy-mode", MEM_ALL, 0, wp_copy_mode },
 	{ "wp-mprotect", MEM_ALL, 0, wp_mprotect },
+	/* Hugetlb pages are not reclaimed. */
+	{ "wp-pageout", MEM_ANON | MEM_SHMEM | MEM_SHMEM_PRIV, 0, wp_pageout },
 	{ "wp-fork", MEM_ALL, UFFD_FEATURE_EVENT_FORK, wp_fork },
 	{ "wp-unpopulated", MEM_ANON, 0, wp_unpopulated },
 	{ "wp-reregister-keep", MEM_ALL, 0, wp_reregister_keep,
@@ -139,6 +141,9 @@ static const struct scenario scenarios[] = {
 	  rwp_release },
 	{ "rwp-mprotect", MEM_ALL, UFFD_FEATURE_RWP | UFFD_FEATURE_SIGBUS,
 	  rwp_mprotect },
+	/* Hugetlb pages are not reclaimed. */
+	{ "rwp-pageout", MEM_ANON | MEM_SHMEM | MEM_SHMEM_PRIV,
+	  UFFD_FEATURE_RWP | UFFD_FEATURE_SIGBUS, rwp_pageout },
 	/* UFFDIO_MOVE moves anonymous pages only. */
 	{ "move-basic", MEM_ANON, UFFD_FEATURE_MOVE, move_basic },
 	{ "move-src-holes", MEM_ANON, UFFD_FEATURE_MOVE, move_src_holes },

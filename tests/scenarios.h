@@ -61,6 +61,7 @@ int wp_unprotect_marker(const struct ctx *c);
 int wp_zap_marker(const struct ctx *c);
 int wp_copy_mode(const struct ctx *c);
 int wp_mprotect(const struct ctx *c);
+int wp_pageout(const struct ctx *c);
 int wp_fork(const struct ctx *c);
 int wp_unpopulated(const struct ctx *c);
 int wp_reregister_keep(const struct ctx *c);
@@ -145,5 +146,6 @@ int rwp_mremap(const struct ctx *c);
 int rwp_zap(const struct ctx *c);
 int rwp_release(const struct ctx *c);
 int rwp_mprotect(const struct ctx *c);
+int rwp_pageout(const struct ctx *c);
 
 #endif

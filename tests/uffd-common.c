@@ -660,6 +660,43 @@ uint64_t pagemap_entry(const void *addr)
 	return ent;
 }
 
+bool have_swap(void)
+{
+	char line[256];
+	FILE *f = fopen("/proc/swaps", "re");
+	int n = 0;
+
+	if (!f)
+		return false;
+	while (fgets(line, sizeof(line), f))
+		n++;
+	fclose(f);
+	return n > 1;		/* a header line, then one per device */
+}
+
+/*
+ * Reclaim rotates a page it finds referenced instead of paging it out,
+ * so it may take more than one pass; the upstream rwp-swap-cow test
+ * retries the same way.
+ */
+int page_out(void *p, size_t len, size_t ps)
+{
+	size_t off = 0;
+	int pass;
+
+	for (pass = 0; pass < 100; pass++) {
+		SYS(madvise(p, len, MADV_PAGEOUT));
+		for (off = 0; off < len; off += ps)
+			if (pagemap_entry((char *)p + off) & PM_PRESENT)
+				break;
+		if (off == len)
+			return PASS;
+		usleep(10000);
+	}
+	diag("page %zu still present after 100 MADV_PAGEOUT passes", off / ps);
+	return FAIL;
+}
+
 long file_blocks(int fd)
 {
 	struct stat st;

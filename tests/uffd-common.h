@@ -286,6 +286,16 @@ int recv_fd(int sock);
 /* ---- inspection ------------------------------------------------------- */
 
 uint64_t pagemap_entry(const void *addr);
+#ifndef MADV_PAGEOUT		/* 5.4; musl's headers may predate it */
+#define MADV_PAGEOUT 21
+#endif
+/* The guest swaps on a device (runner/check SWAP=, the default). */
+bool have_swap(void);
+/*
+ * MADV_PAGEOUT [p, p + len) until none of its pages (ps bytes each) is
+ * present; PASS, or FAIL with a diagnostic after 100 passes.
+ */
+int page_out(void *p, size_t len, size_t ps);
 long file_blocks(int fd);
 bool all_bytes(const void *p, char c, size_t len);
 /* Writes s to a /proc or /sys file in one write(); 0 or -errno. */

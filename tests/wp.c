@@ -230,6 +230,51 @@ int wp_mprotect(const struct ctx *c)
 	return expect_wp_fault(uffd, a.p, a.ps, 'p');
 }
 
+/*
+ * A write-protected page paged out stays protected: an anon page's swap
+ * entry carries the uffd-wp bit (try_to_unmap_one()), a shared file
+ * page's pte becomes a uffd-wp marker (try_to_unmap_one() again). Swap-in
+ * must not make the pte writable: do_swap_page() maps an exclusive page
+ * writable at once, but not under the bit (userfaultfd_pte_wp()). Both
+ * ways in are tried: a write that swaps the page in, and a read that
+ * does, then a write.
+ */
+int wp_pageout(const struct ctx *c)
+{
+	bool shared = c->mt->flag & MEM_SHARED;
+	struct area a;
+	int uffd, i;
+
+	if (need_wp(c))
+		return SKIP;
+	if (!have_swap())
+		return skip("the guest has no swap device (SWAP=0)");
+	if (wp_page(c, &a, 'P', &uffd))
+		return FAIL;
+	/* Reclaim leaves a page alone that another mapping still maps. */
+	if (a.alias)
+		munmap(a.alias, a.len);
+	a.alias = NULL;
+	for (i = 0; i < 2; i++) {
+		char val = i ? 'r' : 'w';
+
+		if (i)
+			CHECK_EQ(uffd_writeprotect(uffd, a.p, a.len, true), 0);
+		if (page_out(a.p, a.len, a.ps))
+			return FAIL;
+		CHECK_EQ(pagemap_entry(a.p) & (PM_PRESENT | PM_UFFD_WP),
+			 PM_UFFD_WP);
+		CHECK(shared || pagemap_entry(a.p) & PM_SWAP,
+		      "an anon page paged out is not a swap entry: pagemap %#llx",
+		      (unsigned long long)pagemap_entry(a.p));
+		if (i)		/* the read swaps it in; the write then */
+			CHECK_EQ(*(volatile char *)a.p, 'w');
+		if (expect_wp_fault(uffd, a.p, a.ps, val))
+			return FAIL;
+	}
+	return PASS;
+}
+
 struct child_wp {
 	char *page;
 	int status;
