@@ -137,6 +137,12 @@ int main(void)
 	/* For lkdtm and the kselftest gup tests; not every config has it. */
 	mount_fs("debugfs", "/sys/kernel/debug", 1);
 	write_file("/proc/sys/vm/nr_hugepages", env_or("UFFD_HUGEPAGES", "16"));
+	/*
+	 * The kernels are built for madvise mode, but THP is off by default
+	 * below 512 MiB of memory (hugepage_init()), as guests are; where
+	 * there is no THP the file is not there either.
+	 */
+	write_file("/sys/kernel/mm/transparent_hugepage/enabled", "madvise");
 	if (getenv("UFFD_SWAP"))
 		swap_on(getenv("UFFD_SWAP"));
 

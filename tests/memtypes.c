@@ -72,6 +72,48 @@ static int hugetlb_available(void)
 	return 0;
 }
 
+/* The PMD size where the kernel has THP: 0 where it does not. */
+static size_t thp_size(void)
+{
+	unsigned long size = 0;
+	FILE *f = fopen("/sys/kernel/mm/transparent_hugepage/hpage_pmd_size",
+			"re");
+
+	if (!f)
+		return 0;
+	if (fscanf(f, "%lu", &size) != 1)
+		size = 0;
+	fclose(f);
+	return size;
+}
+
+static int thp_available(void)
+{
+	if (!thp_size())
+		return skip("thp: kernel has no transparent huge pages (CONFIG_TRANSPARENT_HUGEPAGE off)");
+	return 0;
+}
+
+/*
+ * Anonymous memory that may be mapped by huge PMDs: PMD-aligned, and
+ * MADV_HUGEPAGE for the madvise mode the appliance's kernels use. Its
+ * "pages" are PMDs; whether a huge PMD maps one is the row's to prove
+ * (thp_mapped_kib()), as the kernel may fall back to 4 KiB pages.
+ */
+static int thp_alloc(struct area *a, size_t file_pages, int prot)
+{
+	char *at = reserve_range(a->len, a->ps);
+
+	(void)file_pages;
+	if (!at)
+		return -ENOMEM;
+	a->p = mmap(at, a->len, prot, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED,
+		    -1, 0);
+	if (a->p == MAP_FAILED)
+		return -errno;
+	return madvise(a->p, a->len, MADV_HUGEPAGE) ? -errno : 0;
+}
+
 static int anon_alloc(struct area *a, size_t file_pages, int prot)
 {
 	(void)file_pages;
@@ -123,6 +165,8 @@ const struct mem_type mem_types[] = {
 	{ "hugetlb-private", MEM_HUGETLB_PRIV, UFFD_FEATURE_MISSING_HUGETLBFS,
 	  MAP_PRIVATE, MFD_HUGETLB, hugetlb_available, huge_page, file_alloc,
 	  generic_release },
+	{ "thp", MEM_THP, 0, MAP_PRIVATE, 0, thp_available, thp_size,
+	  thp_alloc, generic_release },
 };
 const size_t nr_mem_types = sizeof(mem_types) / sizeof(mem_types[0]);
 

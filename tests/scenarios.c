@@ -49,6 +49,9 @@ static const struct scenario scenarios[] = {
 	{ "wp-mprotect", MEM_ALL, 0, wp_mprotect },
 	/* Hugetlb pages are not reclaimed. */
 	{ "wp-pageout", MEM_ANON | MEM_SHMEM | MEM_SHMEM_PRIV, 0, wp_pageout },
+	/* Transparent huge pages (issue 17): a huge PMD proven first. */
+	{ "thp-wp", MEM_THP, 0, thp_wp },
+	{ "thp-collapse", MEM_THP, 0, thp_collapse },
 	{ "wp-fork", MEM_ALL, UFFD_FEATURE_EVENT_FORK, wp_fork },
 	{ "wp-unpopulated", MEM_ANON, 0, wp_unpopulated },
 	{ "wp-reregister-keep", MEM_ALL, 0, wp_reregister_keep,

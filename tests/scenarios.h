@@ -62,6 +62,8 @@ int wp_zap_marker(const struct ctx *c);
 int wp_copy_mode(const struct ctx *c);
 int wp_mprotect(const struct ctx *c);
 int wp_pageout(const struct ctx *c);
+int thp_wp(const struct ctx *c);
+int thp_collapse(const struct ctx *c);
 int wp_fork(const struct ctx *c);
 int wp_unpopulated(const struct ctx *c);
 int wp_reregister_keep(const struct ctx *c);

@@ -137,7 +137,7 @@ int uffd_unregister(int uffd, void *p, size_t len)
 uint64_t uffd_wp_features(const struct mem_type *mt)
 {
 	return UFFD_FEATURE_PAGEFAULT_FLAG_WP |
-	       (mt->flag == MEM_ANON ? 0 : UFFD_FEATURE_WP_HUGETLBFS_SHMEM);
+	       (mt->flag & MEM_FILE ? UFFD_FEATURE_WP_HUGETLBFS_SHMEM : 0);
 }
 
 int uffd_writeprotect(int uffd, void *p, size_t len, bool on)
@@ -658,6 +658,49 @@ uint64_t pagemap_entry(const void *addr)
 		ent = 0;
 	close(fd);
 	return ent;
+}
+
+long thp_mapped_kib(const void *p)
+{
+	unsigned long start, end, kib;
+	bool in = false;
+	char line[256];
+	FILE *f = fopen("/proc/self/smaps", "re");
+	long ret = -1;
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%lx-%lx ", &start, &end) == 2 &&
+		    strchr(line, '-') < strchr(line, ' ')) {
+			in = (uintptr_t)p >= start && (uintptr_t)p < end;
+			continue;
+		}
+		if (in && sscanf(line, "AnonHugePages: %lu kB", &kib) == 1) {
+			ret = kib;
+			break;
+		}
+	}
+	fclose(f);
+	return ret;
+}
+
+unsigned long vmstat(const char *name)
+{
+	unsigned long v = 0, val;
+	char line[128], key[64];
+	FILE *f = fopen("/proc/vmstat", "re");
+
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "%63s %lu", key, &val) == 2 &&
+		    !strcmp(key, name)) {
+			v = val;
+			break;
+		}
+	fclose(f);
+	return v;
 }
 
 bool have_swap(void)

@@ -87,6 +87,7 @@ enum mem_flags {
 	MEM_SHMEM_PRIV	= 1 << 2,
 	MEM_HUGETLB	= 1 << 3,
 	MEM_HUGETLB_PRIV = 1 << 4,
+	MEM_THP		= 1 << 5,	/* not in MEM_ALL: rows opt in */
 };
 #define MEM_FILE	(MEM_SHMEM | MEM_SHMEM_PRIV | MEM_HUGETLB | MEM_HUGETLB_PRIV)
 #define MEM_PRIVATE_FILE (MEM_SHMEM_PRIV | MEM_HUGETLB_PRIV)
@@ -289,6 +290,13 @@ uint64_t pagemap_entry(const void *addr);
 #ifndef MADV_PAGEOUT		/* 5.4; musl's headers may predate it */
 #define MADV_PAGEOUT 21
 #endif
+/*
+ * KiB of the mapping around p that huge PMDs map (smaps AnonHugePages),
+ * or -1 if p is in no mapping.
+ */
+long thp_mapped_kib(const void *p);
+/* A /proc/vmstat counter, 0 where there is none. */
+unsigned long vmstat(const char *name);
 /* The guest swaps on a device (runner/check SWAP=, the default). */
 bool have_swap(void);
 /*
