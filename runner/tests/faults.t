@@ -65,7 +65,7 @@ if [ "$(id -u)" = 0 ] && mount -t tmpfs -o size=64m,noexec tmpfs "$mnt" 2>/dev/n
 	mount -o remount,exec "$mnt"
 	env PHYSMEM_DIR="$mnt" T=pass UFFD_MODE=faults "$TOP/runner/check" >"$work/small.out" 2>&1
 	ok "$(is $? 2)" "physmem 64 MiB: exit status 2"
-	ok "$(has "$work/small.out" 'has 64 MiB free, UML needs MEM=256M there: set PHYSMEM_DIR')" "physmem 64 MiB: one line naming the fix" "$(tail -n1 "$work/small.out")"
+	ok "$(has "$work/small.out" 'has 64 MiB free, UML needs MEM=256M + SWAP=32 MiB there: set PHYSMEM_DIR')" "physmem 64 MiB: one line naming the fix" "$(tail -n1 "$work/small.out")"
 	umount "$mnt"
 else
 	for i in 1 2 3 4; do
