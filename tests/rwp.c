@@ -772,7 +772,7 @@ int rwp_pageout(const struct ctx *c)
 	bool shared = c->mt->flag & MEM_SHARED;
 	int signo, go[2];
 	struct rwp2 s;
-	char *p0;
+	char *p0, ch;
 	pid_t pid;
 
 	if (!have_swap())
@@ -796,7 +796,7 @@ int rwp_pageout(const struct ctx *c)
 	SYS(pid);
 	if (!pid) {
 		close(go[1]);
-		_exit(read(go[0], &signo, 1) < 0);
+		_exit(read(go[0], &ch, 1) < 0);	/* until the parent is done */
 	}
 	close(go[0]);
 	CHECK(touch_here(p0, true, 'w', &signo, NULL) != TOUCH_DONE,
