@@ -35,6 +35,7 @@
 #include <unistd.h>
 
 #define RUNNER "/bin/tap-runner"
+#define THP_SYSFS "/sys/kernel/mm/transparent_hugepage/"
 
 /*
  * The tree's uffd programs, as its run_vmtests.sh runs them; uffd-stress
@@ -138,11 +139,17 @@ int main(void)
 	mount_fs("debugfs", "/sys/kernel/debug", 1);
 	write_file("/proc/sys/vm/nr_hugepages", env_or("UFFD_HUGEPAGES", "16"));
 	/*
-	 * The kernels are built for madvise mode, but THP is off by default
-	 * below 512 MiB of memory (hugepage_init()), as guests are; where
-	 * there is no THP the file is not there either.
+	 * The kernels are built for madvise mode, but below 512 MiB of
+	 * memory, as guests are, hugepage_init() clears every THP flag:
+	 * restore the built-in defaults (transparent_hugepage_flags), the
+	 * huge zero page among them. Without THP the files are not there.
 	 */
-	write_file("/sys/kernel/mm/transparent_hugepage/enabled", "madvise");
+	write_file(THP_SYSFS "enabled", "madvise");
+	write_file(THP_SYSFS "defrag", "madvise");
+	write_file(THP_SYSFS "khugepaged/defrag", "1");
+	write_file(THP_SYSFS "use_zero_page", "1");
+	/* shmem THP too, for what asks for it (MADV_HUGEPAGE). */
+	write_file(THP_SYSFS "shmem_enabled", "advise");
 	if (getenv("UFFD_SWAP"))
 		swap_on(getenv("UFFD_SWAP"));
 

@@ -102,7 +102,8 @@ static int thp_available(void)
  */
 static int thp_alloc(struct area *a, size_t file_pages, int prot)
 {
-	char *at = reserve_range(a->len, a->ps);
+	/* Its reserved PROT_NONE PMD after it: no merge, smaps is of it alone. */
+	char *at = reserve_range(a->len + a->ps, a->ps);
 
 	(void)file_pages;
 	if (!at)

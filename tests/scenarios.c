@@ -18,6 +18,10 @@ static const struct since release_hang_fix = {
 static const struct since reregister_keeps_markers = {
 	"userfaultfd: add UFFDIO_REGISTER_MODE_RWP and UFFDIO_RWPROTECT plumbing", 7, 3 };
 
+/* Where uffd-wp state goes when the mm changes: a huge PMD's bit too. */
+#define WP_MM		(MEM_ALL | MEM_THP)
+#define MEM_HUGETLB_ANY	(MEM_HUGETLB | MEM_HUGETLB_PRIV)
+
 static const struct scenario scenarios[] = {
 	{ "fault-roundtrip", MEM_ALL, 0, fault_roundtrip },
 	{ "copy-enoent-slowpath", MEM_ALL, 0, copy_enoent_slowpath },
@@ -52,29 +56,33 @@ static const struct scenario scenarios[] = {
 	/* Transparent huge pages (issue 17): a huge PMD proven first. */
 	{ "thp-wp", MEM_THP, 0, thp_wp },
 	{ "thp-collapse", MEM_THP, 0, thp_collapse },
+	{ "thp-missing", MEM_THP, 0, thp_missing },
+	{ "thp-zero-move", MEM_THP, UFFD_FEATURE_MOVE, thp_zero_move },
+	{ "thp-move", MEM_THP, UFFD_FEATURE_MOVE, thp_move },
+	{ "thp-shmem-cont", 0, UFFD_FEATURE_MINOR_SHMEM, thp_shmem_cont },
 	{ "wp-fork", MEM_ALL, UFFD_FEATURE_EVENT_FORK, wp_fork },
 	{ "wp-unpopulated", MEM_ANON, 0, wp_unpopulated },
 	{ "wp-reregister-keep", MEM_ALL, 0, wp_reregister_keep,
 	  &reregister_keeps_markers },
-	{ "wp-after-unregister", MEM_ALL, UFFD_FEATURE_SIGBUS,
+	{ "wp-after-unregister", WP_MM, UFFD_FEATURE_SIGBUS,
 	  wp_after_unregister },
-	{ "wp-after-close", MEM_ALL, UFFD_FEATURE_SIGBUS, wp_after_close },
-	{ "wp-after-mremap", MEM_ALL, UFFD_FEATURE_SIGBUS, wp_after_mremap },
-	{ "wp-after-mremap-event", MEM_ALL,
+	{ "wp-after-close", WP_MM, UFFD_FEATURE_SIGBUS, wp_after_close },
+	{ "wp-after-mremap", WP_MM, UFFD_FEATURE_SIGBUS, wp_after_mremap },
+	{ "wp-after-mremap-event", WP_MM,
 	  UFFD_FEATURE_SIGBUS | UFFD_FEATURE_EVENT_REMAP,
 	  wp_after_mremap_event },
 	/* hugetlb VMAs are VM_DONTEXPAND, which MREMAP_DONTUNMAP refuses. */
-	{ "wp-after-dontunmap", MEM_ANON | MEM_SHMEM | MEM_SHMEM_PRIV,
+	{ "wp-after-dontunmap", WP_MM & ~MEM_HUGETLB_ANY,
 	  UFFD_FEATURE_SIGBUS, wp_after_dontunmap },
-	{ "wp-after-dontunmap-event", MEM_ANON | MEM_SHMEM | MEM_SHMEM_PRIV,
+	{ "wp-after-dontunmap-event", WP_MM & ~MEM_HUGETLB_ANY,
 	  UFFD_FEATURE_SIGBUS | UFFD_FEATURE_EVENT_REMAP,
 	  wp_after_dontunmap_event },
-	{ "wp-after-fork", MEM_ALL, UFFD_FEATURE_SIGBUS, wp_after_fork },
-	{ "wp-after-fork-event", MEM_ALL,
+	{ "wp-after-fork", WP_MM, UFFD_FEATURE_SIGBUS, wp_after_fork },
+	{ "wp-after-fork-event", WP_MM,
 	  UFFD_FEATURE_SIGBUS | UFFD_FEATURE_EVENT_FORK, wp_after_fork_event },
-	{ "wp-after-dontneed", MEM_ALL, UFFD_FEATURE_SIGBUS,
+	{ "wp-after-dontneed", WP_MM, UFFD_FEATURE_SIGBUS,
 	  wp_after_dontneed },
-	{ "wp-after-mprotect", MEM_ALL, UFFD_FEATURE_SIGBUS,
+	{ "wp-after-mprotect", WP_MM, UFFD_FEATURE_SIGBUS,
 	  wp_after_mprotect },
 	/* WP_ASYNC came with PAGEMAP_SCAN (6.7). */
 	{ "pagemap-scan-written", MEM_ALL, UFFD_FEATURE_WP_ASYNC, scan_written },

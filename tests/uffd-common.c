@@ -660,11 +660,11 @@ uint64_t pagemap_entry(const void *addr)
 	return ent;
 }
 
-long thp_mapped_kib(const void *p)
+long smaps_kib(const void *p, const char *field)
 {
 	unsigned long start, end, kib;
 	bool in = false;
-	char line[256];
+	char line[256], key[64];
 	FILE *f = fopen("/proc/self/smaps", "re");
 	long ret = -1;
 
@@ -676,13 +676,55 @@ long thp_mapped_kib(const void *p)
 			in = (uintptr_t)p >= start && (uintptr_t)p < end;
 			continue;
 		}
-		if (in && sscanf(line, "AnonHugePages: %lu kB", &kib) == 1) {
+		if (in && sscanf(line, "%63[^:]: %lu kB", key, &kib) == 2 &&
+		    !strcmp(key, field)) {
 			ret = kib;
 			break;
 		}
 	}
 	fclose(f);
 	return ret;
+}
+
+long thp_mapped_kib(const void *p)
+{
+	return smaps_kib(p, "AnonHugePages");
+}
+
+#define PM_PFN_MASK	((1ULL << 55) - 1)
+#define KPF_ANON	12
+#define KPF_THP		22
+#define KPF_ZERO_PAGE	24
+
+uint64_t kpageflags_at(const void *addr)
+{
+	uint64_t pm = pagemap_entry(addr), flags = 0;
+	int fd;
+
+	if (!(pm & PM_PRESENT) || !(pm & PM_PFN_MASK))
+		return 0;
+	fd = open("/proc/kpageflags", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	if (pread(fd, &flags, sizeof(flags),
+		  (pm & PM_PFN_MASK) * sizeof(flags)) != sizeof(flags))
+		flags = 0;
+	close(fd);
+	return flags;
+}
+
+bool huge_zero_mapped(const void *addr)
+{
+	uint64_t flags = kpageflags_at(addr);
+
+	/*
+	 * stable_page_flags() tests large_rmappable before the huge zero
+	 * PFN, and folio_alloc() makes the huge zero folio rmappable: it
+	 * reads as a THP that is not anonymous.
+	 */
+	return (flags & (1ULL << KPF_THP)) &&
+	       ((flags & (1ULL << KPF_ZERO_PAGE)) ||
+		!(flags & (1ULL << KPF_ANON)));
 }
 
 unsigned long vmstat(const char *name)

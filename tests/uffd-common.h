@@ -291,10 +291,21 @@ uint64_t pagemap_entry(const void *addr);
 #define MADV_PAGEOUT 21
 #endif
 /*
- * KiB of the mapping around p that huge PMDs map (smaps AnonHugePages),
+ * The smaps field (in kB, as "AnonHugePages") of the mapping around p,
  * or -1 if p is in no mapping.
  */
+long smaps_kib(const void *p, const char *field);
+/* KiB of the mapping around p that huge PMDs map (AnonHugePages). */
 long thp_mapped_kib(const void *p);
+/*
+ * The page at addr, in private anonymous memory, is the huge zero page
+ * (kpageflags KPF_THP without KPF_ANON, or with KPF_ZERO_PAGE;
+ * Documentation/admin-guide/mm/pagemap.rst): what a read fault maps
+ * into THP memory. Needs CAP_SYS_ADMIN for the PFN.
+ */
+bool huge_zero_mapped(const void *addr);
+/* /proc/kpageflags of the page mapped at addr; 0 if none or unreadable. */
+uint64_t kpageflags_at(const void *addr);
 /* A /proc/vmstat counter, 0 where there is none. */
 unsigned long vmstat(const char *name);
 /* The guest swaps on a device (runner/check SWAP=, the default). */

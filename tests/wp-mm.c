@@ -12,6 +12,7 @@
  * Every row starts from the same two pages: page 0 written, then
  * protected (a uffd-wp pte); page 1 never touched, then protected (a pte
  * marker on file memory, and on anonymous memory with WP_UNPOPULATED).
+ * On THP memory the pages are PMDs: page 0 is a huge PMD with the bit.
  * The uffd has UFFD_FEATURE_SIGBUS, so "a write traps" is a SIGBUS in the
  * writing thread: no monitor thread is needed, and a child forked with
  * EVENT_FORK (whose new uffd inherits the feature) checks its own copy.
@@ -32,13 +33,23 @@ struct wp2 {
 	int uffd;
 	uint64_t features;	/* of the uffd */
 	bool markers;		/* page 1 has a marker while protected */
+	bool huge;		/* page 0 is a huge PMD while present */
 };
 
-/* pagemap bit 57 of the two pages at p, as expected. */
+/*
+ * pagemap bit 57 of the two pages at p, as expected; on THP memory page
+ * 0, where present, must still be a huge PMD, or the row would prove
+ * nothing about the bit on one.
+ */
 static int expect_bits(const struct wp2 *s, char *p, bool wp0, bool wp1)
 {
 	bool wp[2] = { wp0, wp1 };
 	int i;
+
+	if (s->huge && (pagemap_entry(p) & PM_PRESENT))
+		CHECK(thp_mapped_kib(p) >= (long)(s->a.ps >> 10),
+		      "page 0 is no huge PMD (smaps AnonHugePages %ld kB)",
+		      thp_mapped_kib(p));
 
 	for (i = 0; i < 2; i++)
 		CHECK(!(pagemap_entry(p + i * s->a.ps) & PM_UFFD_WP) == !wp[i],
@@ -107,10 +118,11 @@ static int wp2_setup(const struct ctx *c, struct wp2 *s, uint64_t features)
 		return FAIL;
 	s->a.p[0] = 'A';
 	features |= uffd_wp_features(c->mt) | UFFD_FEATURE_SIGBUS;
-	if (c->mt->flag == MEM_ANON)
+	if (!(c->mt->flag & MEM_FILE))
 		features |= c->features & UFFD_FEATURE_WP_UNPOPULATED;
 	s->features = features;
-	s->markers = c->mt->flag != MEM_ANON ||
+	s->huge = c->mt->flag == MEM_THP;
+	s->markers = (c->mt->flag & MEM_FILE) ||
 		     (features & UFFD_FEATURE_WP_UNPOPULATED);
 	s->uffd = uffd_new(features);
 	SYS(s->uffd);
@@ -270,7 +282,7 @@ int wp_after_fork_event(const struct ctx *c)
 
 static int dontneed_op(struct wp2 *s)
 {
-	bool file = s->a.mt->flag != MEM_ANON;
+	bool file = s->a.mt->flag & MEM_FILE;
 
 	SYS(madvise(s->a.p, s->a.len, MADV_DONTNEED));
 	return expect_pages(s, s->a.p, file, file);
