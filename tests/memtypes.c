@@ -102,17 +102,9 @@ static int thp_available(void)
  */
 static int thp_alloc(struct area *a, size_t file_pages, int prot)
 {
-	/* Its reserved PROT_NONE PMD after it: no merge, smaps is of it alone. */
-	char *at = reserve_range(a->len + a->ps, a->ps);
-
 	(void)file_pages;
-	if (!at)
-		return -ENOMEM;
-	a->p = mmap(at, a->len, prot, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED,
-		    -1, 0);
-	if (a->p == MAP_FAILED)
-		return -errno;
-	return madvise(a->p, a->len, MADV_HUGEPAGE) ? -errno : 0;
+	a->p = thp_map(a->len, a->ps, prot, MAP_PRIVATE | MAP_ANONYMOUS, -1);
+	return a->p ? 0 : errno ? -errno : -ENOMEM;
 }
 
 static int anon_alloc(struct area *a, size_t file_pages, int prot)

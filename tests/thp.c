@@ -274,19 +274,6 @@ static long shmem_pmd_kib(const void *p)
 	return smaps_kib(p, "ShmemPmdMapped");
 }
 
-/* A shared, PMD-aligned, MADV_HUGEPAGE mapping of len bytes of fd. */
-static char *map_shmem_thp(int fd, size_t len)
-{
-	char *at = reserve_range(len + len, len), *p;
-
-	if (!at)
-		return NULL;
-	p = mmap(at, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd, 0);
-	if (p == MAP_FAILED || madvise(p, len, MADV_HUGEPAGE))
-		return NULL;
-	return p;
-}
-
 /*
  * UFFDIO_CONTINUE on THP shmem: the page cache holds one huge folio
  * (written through a mapping of its own, which a huge PMD maps). A read
@@ -311,8 +298,8 @@ int thp_shmem_cont(const struct ctx *c)
 	len = mem_type(MEM_THP)->page_size();
 	fd = mem_memfd(mem_type(MEM_SHMEM), len);
 	SYS(fd);
-	alias = map_shmem_thp(fd, len);
-	p = map_shmem_thp(fd, len);
+	alias = thp_map(len, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd);
+	p = thp_map(len, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd);
 	SYS(alias && p ? 0 : -1);
 	for (i = 0; i < len; i += ps)
 		memset(alias + i, 'a' + (i / ps) % 26, ps);

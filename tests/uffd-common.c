@@ -606,6 +606,18 @@ char *reserve_range(size_t len, size_t align)
 	return (char *)start;
 }
 
+char *thp_map(size_t len, size_t pmd, int prot, int flags, int fd)
+{
+	char *at = reserve_range(len + pmd, pmd), *p;
+
+	if (!at)
+		return NULL;
+	p = mmap(at, len, prot, flags | MAP_FIXED, fd, 0);
+	if (p == MAP_FAILED || madvise(p, len, MADV_HUGEPAGE))
+		return NULL;
+	return p;
+}
+
 int send_fd(int sock, int fd)
 {
 	char buf[CMSG_SPACE(sizeof(int))] = { 0 }, byte = 'F';

@@ -279,6 +279,13 @@ int expect_event_queued(int uffd);
 int expect_no_message(int uffd);
 /* An unused, align-aligned address range of len bytes (PROT_NONE). */
 char *reserve_range(size_t len, size_t align);
+/*
+ * len bytes of fd (-1 with MAP_ANONYMOUS in flags) mapped at a pmd-aligned
+ * address with MADV_HUGEPAGE, the reserved PROT_NONE PMD after them left
+ * in place: the mapping merges with no neighbour, so smaps speaks of it
+ * alone. NULL with errno set on failure.
+ */
+char *thp_map(size_t len, size_t pmd, int prot, int flags, int fd);
 
 /* Passing a uffd to a monitor process over a unix socket (SCM_RIGHTS). */
 int send_fd(int sock, int fd);
