@@ -147,16 +147,20 @@ static void write_junit(FILE *in, FILE *out, struct tally *t)
  * The release from the banner, and the userspace mode UML chose: with
  * seccomp=auto|on it prints "Checking that seccomp filters can be
  * installed...OK" when it uses seccomp (arch/um/os-Linux/start_up.c), and
- * falls back to ptrace otherwise.
+ * falls back to ptrace otherwise. The vCPUs it brought up, from the
+ * "smp: Brought up N nodes, M CPUs" of an SMP kernel (kernel/smp.c); one
+ * when it says nothing before it runs init.
  */
 static void kernel_info(const char *run, char *rel, size_t len,
-			const char **userspace)
+			const char **userspace, int *cpus)
 {
 	char path[4096], line[1024];
 	FILE *f;
+	int nodes;
 
 	snprintf(rel, len, "unknown");
 	*userspace = "ptrace";
+	*cpus = 1;
 	snprintf(path, sizeof(path), "%s/console.log", run);
 	f = fopen(path, "r");
 	if (!f)
@@ -164,7 +168,9 @@ static void kernel_info(const char *run, char *rel, size_t len,
 	while (fgets(line, sizeof(line), f)) {
 		if (strstr(line, "seccomp filters can be installed...OK"))
 			*userspace = "seccomp";
-		if (sscanf(line, "Linux version %255s", rel) == 1)
+		sscanf(line, "Linux version %255s", rel);
+		if (sscanf(line, "smp: Brought up %d node%*[s,] %d CPU", &nodes, cpus) == 2 ||
+		    strstr(line, "Run /init"))
 			break;
 	}
 	fclose(f);
@@ -174,6 +180,7 @@ int report_write(const char *run, const struct report_info *info)
 {
 	char path[4096], rel[256];
 	const char *userspace;
+	int cpus;
 	struct tally t = { 0 };
 	FILE *in, *out;
 
@@ -191,7 +198,7 @@ int report_write(const char *run, const struct report_info *info)
 	fclose(in);
 	fclose(out);
 
-	kernel_info(run, rel, sizeof(rel), &userspace);
+	kernel_info(run, rel, sizeof(rel), &userspace, &cpus);
 	snprintf(path, sizeof(path), "%s/summary.json", run);
 	out = fopen(path, "w");
 	if (!out)
@@ -206,7 +213,7 @@ int report_write(const char *run, const struct report_info *info)
 	json_str(out, rel);
 	fputs(", \"source\": ", out);
 	json_str(out, info->source ? info->source : "");
-	fprintf(out, ", \"userspace\": \"%s\" },\n", userspace);
+	fprintf(out, ", \"userspace\": \"%s\", \"cpus\": %d },\n", userspace, cpus);
 	fprintf(out, "  \"durations_ms\": { \"wall\": %ld, \"boot\": %ld, \"scenarios\": %ld, \"exit\": %ld }\n}\n",
 		info->wall_ms, info->boot_ms, t.scenarios_ms, info->exit_ms);
 	fclose(out);

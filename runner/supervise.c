@@ -132,41 +132,46 @@ static FILE *open_in(const char *dir, const char *name)
 }
 
 /*
- * The host CPU for guest nr: the nr-th of those we may run on, round robin.
- * UML's kernel and the host process of the guest's current mm take turns
- * through ptrace and never run at once; on two CPUs every turn wakes an
- * idle one, which in a VM costs a halt exit. Pinned, one guest ran all
- * scenarios in 1.0 s instead of 1.9 s.
+ * The host CPUs for guest nr, which has vcpus of them: the next vcpus of
+ * those we may run on, round robin. A uniprocessor UML and the host
+ * process of the guest's current mm take turns and never run at once; on
+ * two CPUs every turn wakes an idle one, which in a VM costs a halt exit.
+ * Pinned, one guest ran all scenarios in 1.0 s instead of 1.9 s. An SMP
+ * guest runs a host thread per vCPU and gets as many CPUs, so that its
+ * races are real parallelism rather than host time slices.
+ * Returns false when there is no affinity to set.
  */
-static int guest_cpu(int nr)
+static bool guest_cpus(int nr, int vcpus, cpu_set_t *set)
 {
 	cpu_set_t allowed;
-	int cpu, n = 0, want;
+	int cpu, n = 0, count, first, i;
 
 	if (sched_getaffinity(0, sizeof(allowed), &allowed))
-		return -1;
-	want = (nr - 1) % CPU_COUNT(&allowed);
-	for (cpu = 0; cpu < CPU_SETSIZE; cpu++)
-		if (CPU_ISSET(cpu, &allowed) && n++ == want)
-			return cpu;
-	return -1;
+		return false;
+	count = CPU_COUNT(&allowed);
+	first = ((nr - 1) * vcpus) % count;
+	CPU_ZERO(set);
+	for (cpu = 0; cpu < CPU_SETSIZE; cpu++) {
+		if (!CPU_ISSET(cpu, &allowed))
+			continue;
+		for (i = 0; i < vcpus && i < count; i++)
+			if (n == (first + i) % count)
+				CPU_SET(cpu, set);
+		n++;
+	}
+	return true;
 }
 
 static pid_t start_guest(char **argv, int in_fd, int out_fd,
-			 const char *physmem, bool uml, int cpu)
+			 const char *physmem, bool uml, const cpu_set_t *cpus)
 {
 	pid_t pid = fork();
 
 	if (pid)
 		return pid;
 	setsid();
-	if (cpu >= 0) {
-		cpu_set_t set;
-
-		CPU_ZERO(&set);
-		CPU_SET(cpu, &set);
-		sched_setaffinity(0, sizeof(set), &set);
-	}
+	if (cpus)
+		sched_setaffinity(0, sizeof(*cpus), cpus);
 	dup2(in_fd, STDIN_FILENO);
 	dup2(out_fd, STDOUT_FILENO);
 	dup2(out_fd, STDERR_FILENO);
@@ -259,6 +264,9 @@ static void make_uml_dir(char *dir, size_t len, const char *parent)
  */
 static long swap_mib;
 
+/* -c: the vCPUs of each UML guest (its ncpus=), as many host CPUs for it */
+static int vcpus = 1;
+
 static void add_swap(const char *uml_dir, char **av, int *n)
 {
 	char path[PATH_MAX];
@@ -280,7 +288,7 @@ static void usage(void)
 	fprintf(stderr,
 		"usage: supervise [-t timeout-s] [-o results-root] [-m physmem-dir] [-s source]\n"
 		"                 [-j guests [-n results]] [-x exit-grace-s] [-k known-file]\n"
-		"                 [-u [-S swap-MiB]] [-w] [-q] -- command...\n"
+		"                 [-u [-S swap-MiB] [-c vcpus]] [-w] [-q] -- command...\n"
 		"  -j  run that many guests as one run, each with UFFD_SHARD=i/N appended,\n"
 		"      taking scenario indices from one queue on its stdin\n"
 		"  -n  the results those guests must report in all (else incomplete)\n"
@@ -289,6 +297,7 @@ static void usage(void)
 		"      fails is reported as not ok # TODO and does not fail the run\n"
 		"  -u  the command is UML: give it a private uml_dir, removed afterwards\n"
 		"  -S  give each UML guest a swap device of that size (ubd0, sparse)\n"
+		"  -c  each UML guest has that many vCPUs: pin it to as many host CPUs\n"
 		"  -w  a WARN in the console is not a crash\n");
 	exit(2);
 }
@@ -408,6 +417,7 @@ static void guest_start(struct guest *g, char **argv, int argc,
 {
 	char **av = calloc(argc + 5, sizeof(*av)), name[32];
 	int pfd[2], ifd[2], n = argc;
+	cpu_set_t cpus;
 
 	if (!av)
 		die("out of memory");
@@ -434,7 +444,7 @@ static void guest_start(struct guest *g, char **argv, int argc,
 	if (pipe2(pfd, O_CLOEXEC) || pipe2(ifd, O_CLOEXEC))
 		die("pipe: %s", strerror(errno));
 	g->pid = start_guest(av, ifd[0], pfd[1], physmem, uml,
-			     uml ? guest_cpu(g->nr) : -1);
+			     uml && guest_cpus(g->nr, vcpus, &cpus) ? &cpus : NULL);
 	if (g->pid < 0)
 		die("fork: %s", strerror(errno));
 	close(pfd[1]);
@@ -611,7 +621,7 @@ int main(int argc, char **argv)
 	FILE *vf;
 
 	run_out.nr_guests = 1;
-	while ((opt = getopt(argc, argv, "t:o:m:s:j:n:x:k:uS:wq")) != -1) {
+	while ((opt = getopt(argc, argv, "t:o:m:s:j:n:x:k:uS:c:wq")) != -1) {
 		switch (opt) {
 		case 't':
 			timeout_s = atoi(optarg);
@@ -644,6 +654,11 @@ int main(int argc, char **argv)
 			break;
 		case 'S':
 			swap_mib = atol(optarg);
+			break;
+		case 'c':
+			vcpus = atoi(optarg);
+			if (vcpus < 1)
+				usage();
 			break;
 		case 'w':
 			allow_warn = true;

@@ -54,6 +54,16 @@ int skip(const char *fmt, ...)
 	return SKIP;
 }
 
+int need_cpus(int n)
+{
+	long online = sysconf(_SC_NPROCESSORS_ONLN);
+
+	if (online >= n)
+		return PASS;
+	return skip("needs %d CPUs running at once, the guest has %ld (CPUS=%d on an SMP kernel)",
+		    n, online, n);
+}
+
 static const char *const feature_names[] = {
 	"PAGEFAULT_FLAG_WP", "EVENT_FORK", "EVENT_REMAP", "EVENT_REMOVE",
 	"MISSING_HUGETLBFS", "MISSING_SHMEM", "EVENT_UNMAP", "SIGBUS",

@@ -45,6 +45,11 @@ enum result { PASS = 0, FAIL = 1, SKIP = 4 };
 
 void diag(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int skip(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/*
+ * PASS when the guest has at least n CPUs online, else SKIP saying so: a
+ * race between two processes needs them running at once (CPUS=, SMP UML).
+ */
+int need_cpus(int n);
 
 #define CHECK(cond, fmt, ...)						\
 	do {								\
