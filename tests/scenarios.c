@@ -108,6 +108,7 @@ static const struct scenario scenarios[] = {
 	  copy_retry_event },
 	{ "close-blocked-fault", MEM_ALL, 0, close_blocked_fault },
 	{ "close-vs-gup", MEM_ANON, 0, close_vs_gup, &release_hang_fix },
+	{ "smp-wp-shootdown", MEM_ANON, 0, smp_wp_shootdown },
 	{ "hugetlb-uaccess", MEM_HUGETLB | MEM_HUGETLB_PRIV, 0, hugetlb_uaccess },
 	{ "hugetlb-futex", MEM_HUGETLB | MEM_HUGETLB_PRIV, 0, hugetlb_futex },
 	{ "hugetlb-fork-cow", MEM_HUGETLB_PRIV, 0, hugetlb_fork_cow },

@@ -73,6 +73,8 @@ int wp_unpopulated(const struct ctx *c);
 int wp_reregister_keep(const struct ctx *c);
 /* SKIP, naming the feature, where WP registration on c->mt is missing. */
 int need_wp(const struct ctx *c);
+/* SMP: a protection that returned has reached the other vCPU */
+int smp_wp_shootdown(const struct ctx *c);
 /* uffd-wp state through mm operations (realbugs A) */
 int wp_after_unregister(const struct ctx *c);
 int wp_after_close(const struct ctx *c);
