@@ -38,6 +38,14 @@ static const struct scenario scenarios[] = {
 	  UFFD_FEATURE_EVENT_REMAP | UFFD_FEATURE_EVENT_UNMAP, eagain_counter },
 	{ "fork-event-close", MEM_ALL, UFFD_FEATURE_EVENT_FORK,
 	  fork_event_close },
+	/* SMP: the forked or moved copy must hold what the fills did. */
+	{ "smp-eagain-fork", MEM_ANON | MEM_SHMEM_PRIV, UFFD_FEATURE_EVENT_FORK,
+	  smp_eagain_fork },
+	{ "smp-eagain-remap", MEM_ANON | MEM_SHMEM_PRIV,
+	  UFFD_FEATURE_EVENT_REMAP, smp_eagain_remap },
+	/* A fault serves WP-only anonymous memory itself. */
+	{ "smp-copy-fault", MEM_ANON, 0, smp_copy_fault },
+	{ "smp-zeropage-fault", MEM_ANON, 0, smp_zeropage_fault },
 	{ "cont-basic", MEM_SHARED, 0, cont_basic },
 	{ "cont-fallocated", MEM_SHMEM, 0, cont_fallocated },
 	{ "cont-private-cow", MEM_PRIVATE_FILE, 0, cont_private_cow },

@@ -47,6 +47,11 @@ int eagain_remove(const struct ctx *c);
 int eagain_unmap(const struct ctx *c);
 int eagain_counter(const struct ctx *c);
 int fork_event_close(const struct ctx *c);
+/* fills racing events and faults from another vCPU (issue 18) */
+int smp_eagain_fork(const struct ctx *c);
+int smp_eagain_remap(const struct ctx *c);
+int smp_copy_fault(const struct ctx *c);
+int smp_zeropage_fault(const struct ctx *c);
 /* section C: seed 002, UFFDIO_CONTINUE */
 int cont_basic(const struct ctx *c);
 int cont_fallocated(const struct ctx *c);

@@ -1,0 +1,615 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The fill ioctls racing what another vCPU does to the same memory, on an
+ * SMP guest (issue 18): not the queued-event states events.c sets up one
+ * step at a time, but the windows in between, hit by running both sides
+ * at once many times.
+ *
+ * Each row counts the rounds in which the interleaving it is about really
+ * happened, prints the count, and fails with "window not reached" below
+ * RACE_MIN_WINDOWS: a race test that never raced proves nothing. Rounds
+ * are bounded by RACE_BUDGET_US so a row takes well under a second.
+ */
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/mman.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "scenarios.h"
+
+#define RACE_BUDGET_US		600000
+#define RACE_MAX_ROUNDS		400
+#define RACE_MIN_WINDOWS	5
+/* Pages a round fills: more than a fork or mremap takes to start. */
+#define RACE_PAGES		256
+/*
+ * Pages a fill covers: mfill_atomic() holds the mmap lock across them, so
+ * a fork or mremap mostly finds a fill under way and the filler's next
+ * one already past the early check, queued behind its mmap_write_lock.
+ */
+#define FILL_CHUNK		4
+/* Pages the fill-vs-fault rows race on. */
+#define FAULT_PAGES		64
+
+static long now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000L + ts.tv_nsec / 1000;
+}
+
+static bool budget_left(long start, int rounds)
+{
+	return rounds < RACE_MAX_ROUNDS && now_us() - start < RACE_BUDGET_US;
+}
+
+static int report_windows(const char *what, int windows, int rounds)
+{
+	diag("%s: %d of %d rounds", what, windows, rounds);
+	CHECK(windows >= RACE_MIN_WINDOWS,
+	      "window not reached: %d rounds of %d, want %d", windows, rounds,
+	      RACE_MIN_WINDOWS);
+	return PASS;
+}
+
+static bool event_queued(int uffd)
+{
+	struct pollfd pfd = { .fd = uffd, .events = POLLIN };
+
+	return poll(&pfd, 1, 0) == 1;
+}
+
+/* ---- fills against a layout change (seed 001, scenarios.md B) ------- */
+
+/*
+ * Page i of a round is filled with COPY of page_byte(i), or with ZEROPAGE
+ * for every fourth chunk: both ioctls go through mfill_atomic().
+ */
+static char page_byte(size_t i)
+{
+	size_t chunk = i / FILL_CHUNK;
+
+	return chunk % 4 == 3 ? 0 : 'a' + chunk % 26;
+}
+
+static int fill_chunk(int uffd, char *dst, const char *src, size_t ps,
+		      size_t i)
+{
+	int64_t out;
+
+	if (page_byte(i))
+		return uffd_copy(uffd, dst, src + i * ps, FILL_CHUNK * ps, 0,
+				 &out);
+	return uffd_zeropage(uffd, dst, FILL_CHUNK * ps, 0, &out);
+}
+
+/* The pagemap entries of RACE_PAGES pages from p, in one read. */
+static int read_pagemap(const char *p, size_t ps, uint64_t *ents)
+{
+	size_t len = RACE_PAGES * sizeof(*ents);
+	int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	ssize_t got;
+
+	SYS(fd);
+	got = pread(fd, ents, len, (uintptr_t)p / ps * sizeof(*ents));
+	close(fd);
+	CHECK(got == (ssize_t)len, "pagemap: %zd of %zu bytes", got, len);
+	return PASS;
+}
+
+/*
+ * Where a round's n successful fills must be: pages [0, n) of at present
+ * with their bytes, the rest not present; base, if not NULL, must have
+ * none of them (a moved range keeps nothing behind).
+ */
+static int check_fills(const char *at, const char *base, size_t ps,
+		       size_t n, const char *where)
+{
+	uint64_t ents[RACE_PAGES], old[RACE_PAGES];
+	size_t i;
+
+	if (read_pagemap(at, ps, ents) || (base && read_pagemap(base, ps, old)))
+		return FAIL;
+	for (i = 0; i < RACE_PAGES; i++) {
+		bool present = ents[i] & PM_PRESENT;
+
+		CHECK(present == (i < n),
+		      "%s page %zu %s, %zu fills succeeded before the event was read",
+		      where, i, present ? "present" : "missing", n);
+		if (i < n)
+			CHECK(all_bytes(at + i * ps, page_byte(i), ps),
+			      "%s page %zu: wrong data", where, i);
+		if (base)
+			CHECK(!(old[i] & PM_PRESENT),
+			      "page %zu filled into the old range after the move",
+			      i);
+	}
+	return PASS;
+}
+
+/*
+ * One round of fills racing a layout change that changer() starts once
+ * go is written: fills from page 0 on until one fails. Returns the number
+ * of pages filled, -1 after a diag; *window says the failing fill began
+ * before the change's event was queued (mmap_changing was raised while
+ * it ran, or just before, from the other vCPU).
+ */
+static int fill_until_refused(int uffd, char *p, const char *src, size_t ps,
+			      bool *window)
+{
+	size_t i;
+	int ret;
+
+	*window = false;
+	for (i = 0; i < RACE_PAGES; i += FILL_CHUNK) {
+		bool queued = event_queued(uffd);
+
+		ret = fill_chunk(uffd, p + i * ps, src, ps, i);
+		if (!ret)
+			continue;
+		if (ret != -EAGAIN) {
+			diag("fill of page %zu: %s, expected success or EAGAIN",
+			     i, strerror(-ret));
+			return -1;
+		}
+		*window = !queued;
+		break;
+	}
+	return i;
+}
+
+/* A round's fills, and the other thread's change they race. */
+struct fill_race {
+	struct area a;
+	int uffd;
+	char *src;
+	int go[2];		/* the round starts: change the layout now */
+	struct bg bg;
+};
+
+/* PASS, or SKIP on one CPU, or FAIL after a diag. */
+static int fill_race_setup(const struct ctx *c, struct fill_race *fr,
+			   uint64_t event)
+{
+	if (need_cpus(2))
+		return SKIP;
+	if (area_alloc(&fr->a, c->mt, RACE_PAGES, PROT_READ | PROT_WRITE))
+		return FAIL;
+	fr->uffd = uffd_for_area(&fr->a, event, UFFDIO_REGISTER_MODE_MISSING);
+	fr->src = src_pages(fr->a.len, 0);
+	if (fr->uffd < 0 || !fr->src)
+		return FAIL;
+	for (size_t i = 0; i < RACE_PAGES; i++)
+		memset(fr->src + i * fr->a.ps, page_byte(i), fr->a.ps);
+	return PASS;
+}
+
+/*
+ * Starts change(arg) in a thread and fills until refused; then the event
+ * of type must come. Returns the pages filled, -1 after a diag.
+ */
+static int fill_race_round(struct fill_race *fr, long (*change)(void *),
+			   void *arg, uint8_t type, struct uffd_msg *msg,
+			   bool *window)
+{
+	int n;
+
+	SYS(pipe2(fr->go, O_CLOEXEC));
+	SYS(bg_start(&fr->bg, change, arg));
+	SYS(write(fr->go[1], "g", 1));
+	n = fill_until_refused(fr->uffd, fr->a.p, fr->src, fr->a.ps, window);
+	close(fr->go[1]);
+	if (n < 0 || expect_event(fr->uffd, type, msg))
+		return -1;
+	return n;
+}
+
+/* In the changing thread: wait for the round to start. */
+static int wait_go(struct fill_race *fr)
+{
+	char c;
+	int ret = read(fr->go[0], &c, 1) == 1 ? 0 : -1;
+
+	close(fr->go[0]);
+	return ret;
+}
+
+struct forker {
+	struct fill_race *fr;
+	int count[2];		/* the parent's fills, to the child */
+};
+
+/* The child: its copy must hold exactly the fills that preceded FORK. */
+static int fork_child(struct forker *f)
+{
+	size_t n;
+
+	if (read(f->count[0], &n, sizeof(n)) != sizeof(n))
+		return FAIL;
+	return check_fills(f->fr->a.p, NULL, f->fr->a.ps, n, "child");
+}
+
+static long do_fork(void *arg)
+{
+	struct forker *f = arg;
+	int status;
+	pid_t pid;
+
+	if (wait_go(f->fr))
+		return -1;
+	pid = fork();
+	if (pid == 0)
+		_exit(fork_child(f));
+	if (pid < 0 || waitpid(pid, &status, 0) != pid)
+		return -1;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+/*
+ * B1 with both sides running: fills in a loop while another thread forks
+ * (dup_mmap() raises mmap_changing under mmap_write_lock). A fill that
+ * passed the ioctl's early check and then waited for the mmap lock must
+ * fail with EAGAIN on the re-check in mfill_atomic(); had it gone on, its
+ * page would be in the parent only, although the monitor saw the fill
+ * succeed before it read FORK. The child must have every page filled
+ * before the event was read, and no other.
+ */
+int smp_eagain_fork(const struct ctx *c)
+{
+	struct fill_race fr;
+	struct forker f = { &fr };
+	struct uffd_msg msg;
+	int ret, rounds = 0, windows = 0;
+	long start;
+
+	ret = fill_race_setup(c, &fr, UFFD_FEATURE_EVENT_FORK);
+	if (ret)
+		return ret;
+	for (start = now_us(); budget_left(start, rounds); rounds++) {
+		bool window;
+		size_t filled;
+		int n;
+
+		SYS(madvise(fr.a.p, fr.a.len, MADV_DONTNEED));
+		SYS(pipe2(f.count, O_CLOEXEC));
+		n = fill_race_round(&fr, do_fork, &f, UFFD_EVENT_FORK, &msg,
+				    &window);
+		if (n < 0)
+			return FAIL;
+		windows += window;
+		close(msg.arg.fork.ufd);
+		filled = n;
+		SYS(write(f.count[1], &filled, sizeof(filled)));
+		CHECK_EQ(bg_join(&fr.bg, WAIT_MS), 0);
+		if (fr.bg.ret) {
+			diag("round %d: the child's pages differ from the %d fills before FORK%s",
+			     rounds, n, window ? " (the last fill raced the fork)" : "");
+			return FAIL;
+		}
+		if (check_fills(fr.a.p, NULL, fr.a.ps, n, "parent"))
+			return FAIL;
+		close(f.count[0]);
+		close(f.count[1]);
+	}
+	return report_windows("fills refused, the FORK raised while they ran",
+			      windows, rounds);
+}
+
+struct remapper {
+	struct fill_race *fr;
+	char *to;
+};
+
+static long do_remap(void *arg)
+{
+	struct remapper *r = arg;
+	struct area *a = &r->fr->a;
+
+	if (wait_go(r->fr))
+		return -1;
+	return mremap(a->p, a->len, a->len,
+		      MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_DONTUNMAP,
+		      r->to) == MAP_FAILED ? -1 : 0;
+}
+
+/*
+ * B1 for mremap(MREMAP_DONTUNMAP) with both sides running: the old range
+ * stays mapped and registered, so a fill that waited out the move on the
+ * mmap lock and skipped the re-check would land there, behind the pages
+ * the monitor believes moved. The new range must hold every page filled
+ * before REMAP was read, the old range none.
+ */
+int smp_eagain_remap(const struct ctx *c)
+{
+	struct fill_race fr;
+	struct remapper r = { &fr };
+	struct uffd_msg msg;
+	int ret, rounds = 0, windows = 0;
+	long start;
+
+	ret = fill_race_setup(c, &fr, UFFD_FEATURE_EVENT_REMAP);
+	if (ret)
+		return ret;
+	r.to = reserve_range(fr.a.len, fr.a.ps);
+	if (!r.to)
+		return FAIL;
+	for (start = now_us(); budget_left(start, rounds); rounds++) {
+		bool window;
+		int n;
+
+		n = fill_race_round(&fr, do_remap, &r, UFFD_EVENT_REMAP, &msg,
+				    &window);
+		if (n < 0)
+			return FAIL;
+		windows += window;
+		CHECK_EQ(msg.arg.remap.from, (uintptr_t)fr.a.p);
+		CHECK_EQ(msg.arg.remap.to, (uintptr_t)r.to);
+		CHECK_EQ(bg_join(&fr.bg, WAIT_MS), 0);
+		CHECK_EQ(fr.bg.ret, 0);
+		if (check_fills(r.to, fr.a.p, fr.a.ps, n, "moved")) {
+			diag("round %d: %d fills before REMAP%s", rounds, n,
+			     window ? " (the last fill raced the move)" : "");
+			return FAIL;
+		}
+		/*
+		 * Reserved again rather than unmapped, or the next round's
+		 * thread stack could land there. No EVENT_UNMAP: quietly.
+		 */
+		SYS(mmap(r.to, fr.a.len, PROT_NONE, MAP_PRIVATE |
+			 MAP_ANONYMOUS | MAP_FIXED, -1, 0) == MAP_FAILED ? -1 : 0);
+	}
+	return report_windows("fills refused, the REMAP raised while they ran",
+			      windows, rounds);
+}
+
+/* ---- fills against faults on the same pages ------------------------- */
+
+/* The byte a fault writes into each page, inside the filled bytes. */
+#define TOUCH_OFF	100
+#define TOUCH_BYTE	'T'
+
+/*
+ * The filler and the toucher take pages 0..FAULT_PAGES-1 in step: the
+ * toucher starts on page i once the filler is about to fill it. The
+ * toucher is another process, writing with process_vm_writev(), so its
+ * fault runs on the other vCPU at the same time (threads of one process
+ * would take turns in user mode) and it can wait for the filler by
+ * spinning. Shared memory between the two.
+ */
+struct pace {
+	int round;		/* the round the filler has started */
+	int touched;		/* the last round the toucher finished */
+	int fill_at;		/* the page the filler is filling */
+	int started[FAULT_PAGES], done[FAULT_PAGES];
+	int err;
+	int quit;
+};
+
+static int load(const int *p)
+{
+	return __atomic_load_n(p, __ATOMIC_ACQUIRE);
+}
+
+static void store(int *p, int v)
+{
+	__atomic_store_n(p, v, __ATOMIC_RELEASE);
+}
+
+static void toucher(struct pace *pc, pid_t target, char *p, size_t ps)
+{
+	char c = TOUCH_BYTE;
+	struct iovec local = { &c, 1 }, remote = { NULL, 1 };
+	int round, i;
+
+	for (round = 1;; round++) {
+		while (load(&pc->round) < round)
+			if (load(&pc->quit))
+				_exit(0);
+		for (i = 0; i < FAULT_PAGES; i++) {
+			while (load(&pc->fill_at) < i)
+				;
+			remote.iov_base = p + i * ps + TOUCH_OFF;
+			store(&pc->started[i], 1);
+			if (process_vm_writev(target, &local, 1, &remote, 1,
+					      0) != 1)
+				store(&pc->err, errno);
+			store(&pc->done[i], 1);
+		}
+		store(&pc->touched, round);
+	}
+}
+
+/* A page a fill met or lost: what it must hold, outside TOUCH_OFF. */
+static int check_touched(const char *page, size_t ps, char fill, int ret,
+			 size_t i)
+{
+	CHECK(page[TOUCH_OFF] == TOUCH_BYTE,
+	      "page %zu: the fault's write is lost (%#x), the fill returned %d",
+	      i, page[TOUCH_OFF], ret);
+	if (!ret)
+		CHECK(all_bytes(page, fill, TOUCH_OFF) &&
+		      all_bytes(page + TOUCH_OFF + 1, fill, ps - TOUCH_OFF - 1),
+		      "page %zu: the fill succeeded but its data is gone (%#x)",
+		      i, page[0]);
+	else
+		CHECK(all_bytes(page, 0, TOUCH_OFF) &&
+		      all_bytes(page + TOUCH_OFF + 1, 0, ps - TOUCH_OFF - 1),
+		      "page %zu: the fill failed (EEXIST) but wrote its data (%#x)",
+		      i, page[0]);
+	return PASS;
+}
+
+typedef int (*fill_fn)(int uffd, char *dst, const char *src, size_t ps);
+
+static int copy_one(int uffd, char *dst, const char *src, size_t ps)
+{
+	int64_t out;
+
+	return uffd_copy(uffd, dst, src, ps, 0, &out);
+}
+
+static int zeropage_one(int uffd, char *dst, const char *src, size_t ps)
+{
+	int64_t out;
+
+	(void)src;
+	return uffd_zeropage(uffd, dst, ps, 0, &out);
+}
+
+/*
+ * RssAnon of this process (an exact sum since 6.x): a pte written over
+ * another leaks the page it mapped, and the count with it.
+ */
+static int rss_anon_kib(long *kib)
+{
+	static char buf[4096];
+	int fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+	char *line;
+
+	SYS(fd);
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	SYS(n);
+	buf[n] = 0;
+	line = strstr(buf, "RssAnon:");
+	CHECK(line && sscanf(line, "RssAnon: %ld", kib) == 1,
+	      "no RssAnon in /proc/self/status");
+	return PASS;
+}
+
+/* The toucher's round is over; bounded, it spins. */
+static int wait_touched(struct pace *pc, int round)
+{
+	long start = now_us();
+
+	while (load(&pc->touched) < round)
+		CHECK(now_us() - start < WAIT_MS * 1000L,
+		      "the toucher is stuck in round %d", round);
+	CHECK_EQ(load(&pc->err), 0);
+	return PASS;
+}
+
+/*
+ * Fills of a WP-registered (not MISSING) range, where a fault is served
+ * by the mm as usual, against writes to the same pages. One side wins
+ * each page: a fill that finds the fault's page fails with EEXIST and
+ * leaves it alone; a fault that finds the fill's page (do_anonymous_page()
+ * re-checks the pte under the PTL) writes into it. Either way the
+ * fault's byte is there, and the fill's bytes are there exactly when it
+ * succeeded.
+ */
+static int fill_vs_fault(const struct ctx *c, fill_fn fill, char byte,
+			 const char *name)
+{
+	int rets[FAULT_PAGES];
+	struct area a;
+	struct pace *pc;
+	int uffd, rounds = 0, met = 0, beaten = 0, status, fail = FAIL;
+	long start, rss0, rss;
+	char *src, what[80];
+	pid_t parent = getpid(), pid;
+
+	if (need_cpus(2) || need_wp(c))
+		return SKIP;
+	if (area_alloc(&a, c->mt, FAULT_PAGES, PROT_READ | PROT_WRITE))
+		return FAIL;
+	pc = mmap(NULL, sizeof(*pc), PROT_READ | PROT_WRITE,
+		  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	SYS(pc == MAP_FAILED ? -1 : 0);
+	pid = fork();
+	SYS(pid);
+	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		toucher(pc, parent, a.p, a.ps);
+	}
+	uffd = uffd_for_area(&a, uffd_wp_features(c->mt),
+			     UFFDIO_REGISTER_MODE_WP);
+	src = src_pages(a.ps, byte);
+	if (uffd < 0 || !src)
+		goto out;
+
+	for (start = now_us(); budget_left(start, rounds); rounds++) {
+		bool round_met = false, round_beaten = false;
+
+		if (madvise(a.p, a.len, MADV_DONTNEED)) {
+			diag("MADV_DONTNEED: %s", strerror(errno));
+			goto out;
+		}
+		if (rss_anon_kib(&rss0))
+			goto out;
+		memset(pc->started, 0, sizeof(pc->started));
+		memset(pc->done, 0, sizeof(pc->done));
+		store(&pc->fill_at, -1);
+		store(&pc->round, rounds + 1);
+		for (int i = 0; i < FAULT_PAGES; i++) {
+			bool touched;
+
+			store(&pc->fill_at, i);
+			/* Odd pages: let the fault start first. */
+			while (i % 2 && !load(&pc->started[i]))
+				;
+			touched = load(&pc->done[i]);
+			rets[i] = fill(uffd, page_of(&a, i), src, a.ps);
+			/* The fault installed its page while the fill ran. */
+			if (rets[i] == -EEXIST && !touched)
+				round_met = true;
+			/* The fault was under way when the fill won. */
+			if (!rets[i] && load(&pc->started[i]) &&
+			    !load(&pc->done[i]))
+				round_beaten = true;
+		}
+		if (wait_touched(pc, rounds + 1) || rss_anon_kib(&rss))
+			goto out;
+		/* Every page ends up anonymous, with the fault's byte. */
+		if (rss - rss0 != (long)(a.len >> 10)) {
+			diag("round %d: RssAnon grew by %ld kB for the %zu kB touched: a page was mapped over and leaked",
+			     rounds, rss - rss0, a.len >> 10);
+			goto out;
+		}
+		met += round_met;
+		beaten += round_beaten;
+		for (int i = 0; i < FAULT_PAGES; i++) {
+			if (rets[i] && rets[i] != -EEXIST) {
+				diag("%s of page %d: %s, expected success or EEXIST",
+				     name, i, strerror(-rets[i]));
+				goto out;
+			}
+			if (check_touched(page_of(&a, i), a.ps, byte, rets[i], i)) {
+				diag("round %d", rounds);
+				goto out;
+			}
+		}
+	}
+	diag("%s won a page a fault was under way on: %d of %d rounds",
+	     name, beaten, rounds);
+	snprintf(what, sizeof(what),
+		 "%s met a page a fault installed while it ran", name);
+	fail = report_windows(what, met, rounds);
+out:
+	store(&pc->quit, 1);
+	store(&pc->fill_at, FAULT_PAGES);
+	store(&pc->round, INT32_MAX);
+	kill(pid, SIGKILL);
+	waitpid(pid, &status, 0);
+	return fail;
+}
+
+/* UFFDIO_COPY against faults on the same anonymous pages. */
+int smp_copy_fault(const struct ctx *c)
+{
+	return fill_vs_fault(c, copy_one, 'C', "COPY");
+}
+
+/* UFFDIO_ZEROPAGE against faults on the same anonymous pages. */
+int smp_zeropage_fault(const struct ctx *c)
+{
+	return fill_vs_fault(c, zeropage_one, 0, "ZEROPAGE");
+}
