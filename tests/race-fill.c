@@ -13,6 +13,7 @@
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/mman.h>
@@ -23,11 +24,11 @@
 
 #include "scenarios.h"
 
-#define RACE_BUDGET_US		600000
+#define RACE_BUDGET_US		800000
 #define RACE_MAX_ROUNDS		400
 #define RACE_MIN_WINDOWS	5
 /* Pages a round fills: more than a fork or mremap takes to start. */
-#define RACE_PAGES		256
+#define RACE_PAGES		1024
 /*
  * Pages a fill covers: mfill_atomic() holds the mmap lock across them, so
  * a fork or mremap mostly finds a fill under way and the filler's next
@@ -171,6 +172,7 @@ struct fill_race {
 	int uffd;
 	char *src;
 	int go[2];		/* the round starts: change the layout now */
+	int ready[2];		/* the changer is about to: fill now */
 	struct bg bg;
 };
 
@@ -192,18 +194,32 @@ static int fill_race_setup(const struct ctx *c, struct fill_race *fr,
 }
 
 /*
- * Starts change(arg) in a thread and fills until refused; then the event
- * of type must come. Returns the pages filled, -1 after a diag.
+ * Starts change(arg) in a thread and fills until refused (with sync, from
+ * when the thread is about to change); then the event of type must come. Returns the pages filled, -1 after a diag.
  */
 static int fill_race_round(struct fill_race *fr, long (*change)(void *),
-			   void *arg, uint8_t type, struct uffd_msg *msg,
-			   bool *window)
+			   void *arg, bool sync, uint8_t type,
+			   struct uffd_msg *msg, bool *window)
 {
 	int n;
 
+	char c;
+
 	SYS(pipe2(fr->go, O_CLOEXEC));
+	fr->ready[0] = fr->ready[1] = -1;
+	if (sync)
+		SYS(pipe2(fr->ready, O_CLOEXEC));
 	SYS(bg_start(&fr->bg, change, arg));
 	SYS(write(fr->go[1], "g", 1));
+	/*
+	 * A fork spends long in copy_process() before dup_mmap(): fill once
+	 * it is under way, whatever the scheduler did with the thread. An
+	 * mremap is quick: fills are already under way when it comes.
+	 */
+	if (sync) {
+		SYS(read(fr->ready[0], &c, 1));
+		close(fr->ready[0]);
+	}
 	n = fill_until_refused(fr->uffd, fr->a.p, fr->src, fr->a.ps, window);
 	close(fr->go[1]);
 	if (n < 0 || expect_event(fr->uffd, type, msg))
@@ -211,13 +227,18 @@ static int fill_race_round(struct fill_race *fr, long (*change)(void *),
 	return n;
 }
 
-/* In the changing thread: wait for the round to start. */
+/* In the changing thread: wait for the round, then say it starts. */
 static int wait_go(struct fill_race *fr)
 {
 	char c;
 	int ret = read(fr->go[0], &c, 1) == 1 ? 0 : -1;
 
 	close(fr->go[0]);
+	if (fr->ready[1] >= 0) {
+		if (!ret && write(fr->ready[1], "r", 1) != 1)
+			ret = -1;
+		close(fr->ready[1]);
+	}
 	return ret;
 }
 
@@ -279,8 +300,8 @@ int smp_eagain_fork(const struct ctx *c)
 
 		SYS(madvise(fr.a.p, fr.a.len, MADV_DONTNEED));
 		SYS(pipe2(f.count, O_CLOEXEC));
-		n = fill_race_round(&fr, do_fork, &f, UFFD_EVENT_FORK, &msg,
-				    &window);
+		n = fill_race_round(&fr, do_fork, &f, true, UFFD_EVENT_FORK,
+				    &msg, &window);
 		if (n < 0)
 			return FAIL;
 		windows += window;
@@ -344,8 +365,8 @@ int smp_eagain_remap(const struct ctx *c)
 		bool window;
 		int n;
 
-		n = fill_race_round(&fr, do_remap, &r, UFFD_EVENT_REMAP, &msg,
-				    &window);
+		n = fill_race_round(&fr, do_remap, &r, false, UFFD_EVENT_REMAP,
+				    &msg, &window);
 		if (n < 0)
 			return FAIL;
 		windows += window;
@@ -402,6 +423,25 @@ static void store(int *p, int v)
 	__atomic_store_n(p, v, __ATOMIC_RELEASE);
 }
 
+/*
+ * Waits for *p to reach v, spinning: the other side runs on the other
+ * vCPU. Yields now and then, in case the guest put both on one CPU;
+ * false after WAIT_MS.
+ */
+static bool wait_for(const int *p, int v)
+{
+	long start = now_us();
+
+	for (unsigned int n = 1; load(p) < v; n++) {
+		if (n % 64)
+			continue;
+		sched_yield();
+		if (now_us() - start > WAIT_MS * 1000L)
+			return false;
+	}
+	return true;
+}
+
 static void toucher(struct pace *pc, pid_t target, char *p, size_t ps)
 {
 	char c = TOUCH_BYTE;
@@ -409,12 +449,14 @@ static void toucher(struct pace *pc, pid_t target, char *p, size_t ps)
 	int round, i;
 
 	for (round = 1;; round++) {
-		while (load(&pc->round) < round)
-			if (load(&pc->quit))
-				_exit(0);
+		/* Between rounds, or the end (quit, then round INT32_MAX). */
+		while (!wait_for(&pc->round, round))
+			;
+		if (load(&pc->quit))
+			_exit(0);
 		for (i = 0; i < FAULT_PAGES; i++) {
-			while (load(&pc->fill_at) < i)
-				;
+			if (!wait_for(&pc->fill_at, i))
+				_exit(1);
 			remote.iov_base = p + i * ps + TOUCH_OFF;
 			store(&pc->started[i], 1);
 			if (process_vm_writev(target, &local, 1, &remote, 1,
@@ -488,11 +530,8 @@ static int rss_anon_kib(long *kib)
 /* The toucher's round is over; bounded, it spins. */
 static int wait_touched(struct pace *pc, int round)
 {
-	long start = now_us();
-
-	while (load(&pc->touched) < round)
-		CHECK(now_us() - start < WAIT_MS * 1000L,
-		      "the toucher is stuck in round %d", round);
+	CHECK(wait_for(&pc->touched, round),
+	      "the toucher is stuck in round %d", round);
 	CHECK_EQ(load(&pc->err), 0);
 	return PASS;
 }
@@ -554,8 +593,10 @@ static int fill_vs_fault(const struct ctx *c, fill_fn fill, char byte,
 
 			store(&pc->fill_at, i);
 			/* Odd pages: let the fault start first. */
-			while (i % 2 && !load(&pc->started[i]))
-				;
+			if (i % 2 && !wait_for(&pc->started[i], 1)) {
+				diag("the toucher did not start page %d", i);
+				goto out;
+			}
 			touched = load(&pc->done[i]);
 			rets[i] = fill(uffd, page_of(&a, i), src, a.ps);
 			/* The fault installed its page while the fill ran. */
