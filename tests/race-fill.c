@@ -28,7 +28,7 @@
 #define RACE_MAX_ROUNDS		400
 #define RACE_MIN_WINDOWS	5
 /* Pages a round fills: more than a fork or mremap takes to start. */
-#define RACE_PAGES		1024
+#define RACE_PAGES		256
 /*
  * Pages a fill covers: mfill_atomic() holds the mmap lock across them, so
  * a fork or mremap mostly finds a fill under way and the filler's next
