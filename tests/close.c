@@ -40,14 +40,6 @@ int close_blocked_fault(const struct ctx *c)
 	return PASS;
 }
 
-static long now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000000L + ts.tv_nsec / 1000;
-}
-
 /*
  * E2's timeline, in a page shared by the scenario and a watcher process.
  * The watcher is another process because on UML a thread of the walking

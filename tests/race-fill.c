@@ -38,14 +38,6 @@
 /* Pages the fill-vs-fault rows race on. */
 #define FAULT_PAGES		64
 
-static long now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000000L + ts.tv_nsec / 1000;
-}
-
 static bool budget_left(long start, int rounds)
 {
 	return rounds < RACE_MAX_ROUNDS && now_us() - start < RACE_BUDGET_US;

@@ -13,7 +13,6 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 /* Iterations; the row needs the target storing during MIN_WINDOW of them. */
@@ -26,14 +25,6 @@ struct shoot {
 	volatile unsigned long stored;	/* the target's last value stored */
 	volatile int stop;
 };
-
-static long now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000000000L + ts.tv_nsec;
-}
 
 /*
  * The target process: registers its page for write-protection, hands the
@@ -79,7 +70,7 @@ static int shoot_rounds(int uffd, char *p, size_t ps, struct shoot *s,
 	for (i = 0; i < SHOOT_ITERS; i++) {
 		/* The target runs: it has stored since we last woke it. */
 		before = s->stored;
-		for (t = now_ns(); s->stored == before && now_ns() - t < 100000000L;)
+		for (t = now_us(); s->stored == before && now_us() - t < 100000L;)
 			;
 		CHECK(s->stored != before, "the target stopped storing (iteration %d)", i);
 
@@ -88,7 +79,7 @@ static int shoot_rounds(int uffd, char *p, size_t ps, struct shoot *s,
 		after = s->stored;
 		if (after != before)
 			(*window)++;
-		for (t = now_ns(); now_ns() - t < WATCH_US * 1000L;)
+		for (t = now_us(); now_us() - t < WATCH_US;)
 			;
 		n = s->stored - after;
 		if (n > 1) {

@@ -54,6 +54,14 @@ int skip(const char *fmt, ...)
 	return SKIP;
 }
 
+long now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000L + ts.tv_nsec / 1000;
+}
+
 int need_cpus(int n)
 {
 	long online = sysconf(_SC_NPROCESSORS_ONLN);

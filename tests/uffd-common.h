@@ -50,6 +50,8 @@ int skip(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * race between two processes needs them running at once (CPUS=, SMP UML).
  */
 int need_cpus(int n);
+/* CLOCK_MONOTONIC in microseconds, for the races' budgets and windows */
+long now_us(void);
 
 #define CHECK(cond, fmt, ...)						\
 	do {								\
