@@ -15,6 +15,7 @@
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <sys/prctl.h>
 #include <sys/mman.h>
 #include <sys/uio.h>
@@ -83,10 +84,10 @@ static int fill_chunk(int uffd, char *dst, const char *src, size_t ps,
 	return uffd_zeropage(uffd, dst, FILL_CHUNK * ps, 0, &out);
 }
 
-/* The pagemap entries of RACE_PAGES pages from p, in one read. */
-static int read_pagemap(const char *p, size_t ps, uint64_t *ents)
+/* The pagemap entries of n pages from p, in one read. */
+static int read_pagemap(const char *p, size_t ps, size_t n, uint64_t *ents)
 {
-	size_t len = RACE_PAGES * sizeof(*ents);
+	size_t len = n * sizeof(*ents);
 	int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
 	ssize_t got;
 
@@ -108,7 +109,8 @@ static int check_fills(const char *at, const char *base, size_t ps,
 	uint64_t ents[RACE_PAGES], old[RACE_PAGES];
 	size_t i;
 
-	if (read_pagemap(at, ps, ents) || (base && read_pagemap(base, ps, old)))
+	if (read_pagemap(at, ps, RACE_PAGES, ents) ||
+	    (base && read_pagemap(base, ps, RACE_PAGES, old)))
 		return FAIL;
 	for (i = 0; i < RACE_PAGES; i++) {
 		bool present = ents[i] & PM_PRESENT;
@@ -460,27 +462,48 @@ static void toucher(struct pace *pc, pid_t target, char *p, size_t ps)
 	}
 }
 
-/* A page a fill met or lost: what it must hold, outside TOUCH_OFF. */
-static int check_touched(const char *page, size_t ps, char fill, int ret,
-			 size_t i)
+/*
+ * An ioctl that maps page i of a range in which the mm serves a fault
+ * itself (WP-only anonymous memory; a MISSING range whose pages are all
+ * in the page cache), against a write to the same page from the other
+ * vCPU. One side wins each page: the ioctl that finds the fault's pte
+ * fails with EEXIST and leaves it alone; the fault that finds the
+ * ioctl's pte writes into its page. Both re-check the pte under the PTL,
+ * having looked at it before: without that, one pte is written over the
+ * other, and the page it mapped leaks with the Rss count that counted it
+ * (and the fault's write with it, if it went there).
+ */
+struct fault_race {
+	const char *name;	/* the ioctl, in messages */
+	uint64_t features;	/* besides the registration's */
+	uint64_t mode;		/* the registration */
+	const char *rss;	/* the /proc/self/status line the pages count in */
+	char byte;		/* what the ioctl maps: a page it won holds it */
+	char lost;		/* a page the fault won holds it */
+	/* page i of the range, from src (page i of the source if moves) */
+	int (*fill)(int uffd, char *dst, const char *src, size_t ps);
+	/*
+	 * UFFDIO_MOVE: page i comes from page i of a source area, which a
+	 * refused move leaves in place and a move leaves a hole.
+	 */
+	bool moves;
+};
+
+/* A page the ioctl won or lost: what it must hold, outside TOUCH_OFF. */
+static int check_touched(const struct fault_race *fr, const char *page,
+			 size_t ps, int ret, size_t i)
 {
+	char want = ret ? fr->lost : fr->byte;
+
 	CHECK(page[TOUCH_OFF] == TOUCH_BYTE,
-	      "page %zu: the fault's write is lost (%#x), the fill returned %d",
-	      i, page[TOUCH_OFF], ret);
-	if (!ret)
-		CHECK(all_bytes(page, fill, TOUCH_OFF) &&
-		      all_bytes(page + TOUCH_OFF + 1, fill, ps - TOUCH_OFF - 1),
-		      "page %zu: the fill succeeded but its data is gone (%#x)",
-		      i, page[0]);
-	else
-		CHECK(all_bytes(page, 0, TOUCH_OFF) &&
-		      all_bytes(page + TOUCH_OFF + 1, 0, ps - TOUCH_OFF - 1),
-		      "page %zu: the fill failed (EEXIST) but wrote its data (%#x)",
-		      i, page[0]);
+	      "page %zu: the fault's write is lost (%#x), %s returned %d",
+	      i, page[TOUCH_OFF], fr->name, ret);
+	CHECK(all_bytes(page, want, TOUCH_OFF) &&
+	      all_bytes(page + TOUCH_OFF + 1, want, ps - TOUCH_OFF - 1),
+	      "page %zu: %s returned %d, the page holds %#x, expected %#x",
+	      i, fr->name, ret, page[0], want);
 	return PASS;
 }
-
-typedef int (*fill_fn)(int uffd, char *dst, const char *src, size_t ps);
 
 static int copy_one(int uffd, char *dst, const char *src, size_t ps)
 {
@@ -497,25 +520,48 @@ static int zeropage_one(int uffd, char *dst, const char *src, size_t ps)
 	return uffd_zeropage(uffd, dst, ps, 0, &out);
 }
 
+static int continue_one(int uffd, char *dst, const char *src, size_t ps)
+{
+	int64_t out;
+
+	(void)src;
+	return uffd_continue(uffd, dst, ps, 0, &out);
+}
+
+static int move_one(int uffd, char *dst, const char *src, size_t ps)
+{
+	int64_t out;
+
+	return uffd_move(uffd, dst, (char *)src, ps, 0, &out);
+}
+
 /*
- * RssAnon of this process (an exact sum since 6.x): a pte written over
- * another leaks the page it mapped, and the count with it.
+ * A count of /proc/self/status (an exact sum since 6.x) in kB: a pte
+ * written over another leaks the page it mapped, and the count with it.
+ * What this touches must be touched before the kernel counts, not after:
+ * the buffer, and no stack deeper than the read's (musl's strstr() and
+ * sscanf() took a page more on their first call, counted the next time).
  */
-static int rss_anon_kib(long *kib)
+static int status_kib(const char *field, long *kib)
 {
 	static char buf[4096];
 	int fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+	size_t flen = strlen(field);
+	char *line, *end;
 	ssize_t n;
-	char *line;
 
 	SYS(fd);
+	memset(buf, 0, sizeof(buf));
 	n = read(fd, buf, sizeof(buf) - 1);
 	close(fd);
 	SYS(n);
-	buf[n] = 0;
-	line = strstr(buf, "RssAnon:");
-	CHECK(line && sscanf(line, "RssAnon: %ld", kib) == 1,
-	      "no RssAnon in /proc/self/status");
+	for (line = buf; strncmp(line, field, flen) || line[flen] != ':';) {
+		line = strchr(line, '\n');
+		CHECK(line, "no %s in /proc/self/status", field);
+		line++;
+	}
+	*kib = strtol(line + flen + 1, &end, 10);
+	CHECK(end != line + flen + 1, "%s: no number", field);
 	return PASS;
 }
 
@@ -529,120 +575,252 @@ static int wait_touched(struct pace *pc, int round)
 }
 
 /*
- * Fills of a WP-registered (not MISSING) range, where a fault is served
- * by the mm as usual, against writes to the same pages. One side wins
- * each page: a fill that finds the fault's page fails with EEXIST and
- * leaves it alone; a fault that finds the fill's page (do_anonymous_page()
- * re-checks the pte under the PTL) writes into it. Either way the
- * fault's byte is there, and the fill's bytes are there exactly when it
- * succeeded.
+ * On a loaded host rounds are slower and fewer of them find the window:
+ * they go on past RACE_BUDGET_US, up to RACE_CAP_US, until there have
+ * been RACE_MIN_WINDOWS windows in RACE_MIN_ROUNDS rounds at least: the
+ * mutants whose race needs the fault to land between the ioctl's look at
+ * the pte and its lock died in round 0 to 35 (an idle host runs 50 to
+ * 130 rounds in the budget).
  */
-static int fill_vs_fault(const struct ctx *c, fill_fn fill, char byte,
-			 const char *name)
+#define RACE_CAP_US		4000000
+#define RACE_MIN_ROUNDS		40
+
+static bool rounds_left(long start, int rounds, int windows)
 {
-	int rets[FAULT_PAGES];
-	struct area a;
+	return budget_left(start, rounds) ||
+	       ((windows < RACE_MIN_WINDOWS || rounds < RACE_MIN_ROUNDS) &&
+		now_us() - start < RACE_CAP_US);
+}
+
+/* Everything a round of race_vs_fault() sets up. */
+struct fault_round {
+	const struct fault_race *fr;
+	struct area a;		/* the range the ioctl and the fault race on */
+	struct area from;	/* the source of a move */
+	const char *src;	/* the source of a copy */
+	int uffd;
 	struct pace *pc;
-	int uffd, rounds = 0, met = 0, beaten = 0, status, fail = FAIL;
-	long start, rss0, rss;
-	char *src, what[80];
-	pid_t parent = getpid(), pid;
+};
 
-	if (need_cpus(2) || need_wp(c))
-		return SKIP;
-	if (area_alloc(&a, c->mt, FAULT_PAGES, PROT_READ | PROT_WRITE))
-		return FAIL;
-	pc = mmap(NULL, sizeof(*pc), PROT_READ | PROT_WRITE,
-		  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	SYS(pc == MAP_FAILED ? -1 : 0);
-	pid = fork();
-	SYS(pid);
-	if (pid == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		toucher(pc, parent, a.p, a.ps);
+/* A round's starting point: no page mapped, the source in place. */
+static int prepare_round(struct fault_round *r)
+{
+	const struct fault_race *fr = r->fr;
+
+	SYS(madvise(r->a.p, r->a.len, MADV_DONTNEED));
+	/* The page cache has every page, the toucher's bytes undone. */
+	if (r->a.alias)
+		memset(r->a.alias, fr->byte, r->a.len);
+	if (fr->moves) {
+		SYS(madvise(r->from.p, r->from.len, MADV_DONTNEED));
+		SYS(madvise(r->from.p, r->from.len, MADV_POPULATE_WRITE));
+		memset(r->from.p, fr->byte, r->from.len);
 	}
-	uffd = uffd_for_area(&a, uffd_wp_features(c->mt),
-			     UFFDIO_REGISTER_MODE_WP);
-	src = src_pages(a.ps, byte);
-	if (uffd < 0 || !src)
-		goto out;
+	memset(r->pc->started, 0, sizeof(r->pc->started));
+	memset(r->pc->done, 0, sizeof(r->pc->done));
+	store(&r->pc->fill_at, -1);
+	return PASS;
+}
 
-	for (start = now_us(); budget_left(start, rounds); rounds++) {
-		bool round_met = false, round_beaten = false;
+/*
+ * After a round: every page the ioctl's return says, the source of a
+ * move where it says, and the Rss count grown by exactly the pages that
+ * are new: one a page, or one a refused move (a move takes its page
+ * from the source).
+ */
+static int check_round(struct fault_round *r, const int *rets, long kib0,
+		       long kib, int round)
+{
+	const struct fault_race *fr = r->fr;
+	uint64_t from[FAULT_PAGES];
+	long added = 0;
 
-		if (madvise(a.p, a.len, MADV_DONTNEED)) {
-			diag("MADV_DONTNEED: %s", strerror(errno));
-			goto out;
+	if (fr->moves && read_pagemap(r->from.p, r->from.ps, FAULT_PAGES, from))
+		return FAIL;
+	for (int i = 0; i < FAULT_PAGES; i++) {
+		if (rets[i] && rets[i] != -EEXIST) {
+			diag("round %d: %s of page %d: %s, expected success or EEXIST",
+			     round, fr->name, i, strerror(-rets[i]));
+			return FAIL;
 		}
-		if (rss_anon_kib(&rss0))
-			goto out;
-		memset(pc->started, 0, sizeof(pc->started));
-		memset(pc->done, 0, sizeof(pc->done));
-		store(&pc->fill_at, -1);
+		added += !fr->moves || rets[i];
+		if (check_touched(fr, page_of(&r->a, i), r->a.ps, rets[i], i))
+			goto fail;
+		if (!fr->moves)
+			continue;
+		if (!rets[i] && (from[i] & PM_PRESENT)) {
+			diag("page %d moved, and still present at the source", i);
+			goto fail;
+		}
+		if (rets[i] && !all_bytes(page_of(&r->from, i), fr->byte,
+					  r->from.ps)) {
+			diag("page %d not moved, and gone from the source", i);
+			goto fail;
+		}
+	}
+	added *= r->a.ps >> 10;
+	if (kib - kib0 != added) {
+		diag("%s grew by %ld kB, %ld kB of pages are new: a pte was written over another and its page leaked",
+		     fr->rss, kib - kib0, added);
+		goto fail;
+	}
+	return PASS;
+fail:
+	diag("round %d", round);
+	return FAIL;
+}
+
+/*
+ * Rounds of the ioctl over FAULT_PAGES pages while the toucher writes
+ * them. A window is a round in which the ioctl found EEXIST on a page
+ * whose write had not returned when the ioctl began: both ran at once,
+ * and the fault won.
+ */
+static int fault_rounds(struct fault_round *r)
+{
+	const struct fault_race *fr = r->fr;
+	int rets[FAULT_PAGES], rounds = 0, met = 0, beaten = 0;
+	struct pace *pc = r->pc;
+	char what[80];
+	long start;
+
+	for (start = now_us(); rounds_left(start, rounds, met); rounds++) {
+		bool round_met = false, round_beaten = false;
+		long kib0, kib;
+
+		if (prepare_round(r) || status_kib(fr->rss, &kib0))
+			return FAIL;
 		store(&pc->round, rounds + 1);
 		for (int i = 0; i < FAULT_PAGES; i++) {
+			const char *src = fr->moves ? page_of(&r->from, i) : r->src;
 			bool touched;
 
 			store(&pc->fill_at, i);
 			/* Odd pages: let the fault start first. */
 			if (i % 2 && !wait_for(&pc->started[i], 1)) {
 				diag("the toucher did not start page %d", i);
-				goto out;
+				return FAIL;
 			}
 			touched = load(&pc->done[i]);
-			rets[i] = fill(uffd, page_of(&a, i), src, a.ps);
-			/* The fault installed its page while the fill ran. */
+			rets[i] = fr->fill(r->uffd, page_of(&r->a, i), src,
+					   r->a.ps);
+			/* The fault installed its page while the ioctl ran. */
 			if (rets[i] == -EEXIST && !touched)
 				round_met = true;
-			/* The fault was under way when the fill won. */
+			/* The fault was under way when the ioctl won. */
 			if (!rets[i] && load(&pc->started[i]) &&
 			    !load(&pc->done[i]))
 				round_beaten = true;
 		}
-		if (wait_touched(pc, rounds + 1) || rss_anon_kib(&rss))
-			goto out;
-		/* Every page ends up anonymous, with the fault's byte. */
-		if (rss - rss0 != (long)(a.len >> 10)) {
-			diag("round %d: RssAnon grew by %ld kB for the %zu kB touched: a page was mapped over and leaked",
-			     rounds, rss - rss0, a.len >> 10);
-			goto out;
-		}
+		/* Both counts from here: the stack below is as deep. */
+		if (wait_touched(pc, rounds + 1) || status_kib(fr->rss, &kib) ||
+		    check_round(r, rets, kib0, kib, rounds))
+			return FAIL;
 		met += round_met;
 		beaten += round_beaten;
-		for (int i = 0; i < FAULT_PAGES; i++) {
-			if (rets[i] && rets[i] != -EEXIST) {
-				diag("%s of page %d: %s, expected success or EEXIST",
-				     name, i, strerror(-rets[i]));
-				goto out;
-			}
-			if (check_touched(page_of(&a, i), a.ps, byte, rets[i], i)) {
-				diag("round %d", rounds);
-				goto out;
-			}
-		}
 	}
 	diag("%s won a page a fault was under way on: %d of %d rounds",
-	     name, beaten, rounds);
+	     fr->name, beaten, rounds);
 	snprintf(what, sizeof(what),
-		 "%s met a page a fault installed while it ran", name);
-	fail = report_windows(what, met, rounds);
-out:
-	store(&pc->quit, 1);
-	store(&pc->fill_at, FAULT_PAGES);
-	store(&pc->round, INT32_MAX);
+		 "%s met a page a fault installed while it ran", fr->name);
+	return report_windows(what, met, rounds);
+}
+
+static int race_vs_fault(const struct ctx *c, const struct fault_race *fr)
+{
+	struct fault_round r = { .fr = fr };
+	uint64_t features = fr->features;
+	int status, ret = FAIL;
+	pid_t parent = getpid(), pid;
+
+	if (need_cpus(2) || (fr->mode == UFFDIO_REGISTER_MODE_WP && need_wp(c)))
+		return SKIP;
+	if (fr->mode == UFFDIO_REGISTER_MODE_WP)
+		features |= uffd_wp_features(c->mt);
+	if (area_alloc(&r.a, c->mt, FAULT_PAGES, PROT_READ | PROT_WRITE) ||
+	    (fr->moves && area_alloc(&r.from, c->mt, FAULT_PAGES,
+				     PROT_READ | PROT_WRITE)))
+		return FAIL;
+	r.pc = mmap(NULL, sizeof(*r.pc), PROT_READ | PROT_WRITE,
+		    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	SYS(r.pc == MAP_FAILED ? -1 : 0);
+	pid = fork();
+	SYS(pid);
+	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		toucher(r.pc, parent, r.a.p, r.a.ps);
+	}
+	r.uffd = uffd_for_area(&r.a, features, fr->mode);
+	r.src = src_pages(r.a.ps, fr->byte);
+	if (r.uffd >= 0 && r.src)
+		ret = fault_rounds(&r);
+	store(&r.pc->quit, 1);
+	store(&r.pc->fill_at, FAULT_PAGES);
+	store(&r.pc->round, INT32_MAX);
 	kill(pid, SIGKILL);
 	waitpid(pid, &status, 0);
-	return fail;
+	return ret;
 }
 
 /* UFFDIO_COPY against faults on the same anonymous pages. */
 int smp_copy_fault(const struct ctx *c)
 {
-	return fill_vs_fault(c, copy_one, 'C', "COPY");
+	static const struct fault_race copy = {
+		"COPY", 0, UFFDIO_REGISTER_MODE_WP, "RssAnon", 'C', 0,
+		copy_one, false,
+	};
+
+	return race_vs_fault(c, &copy);
 }
 
 /* UFFDIO_ZEROPAGE against faults on the same anonymous pages. */
 int smp_zeropage_fault(const struct ctx *c)
 {
-	return fill_vs_fault(c, zeropage_one, 0, "ZEROPAGE");
+	static const struct fault_race zeropage = {
+		"ZEROPAGE", 0, UFFDIO_REGISTER_MODE_WP, "RssAnon", 0, 0,
+		zeropage_one, false,
+	};
+
+	return race_vs_fault(c, &zeropage);
+}
+
+/*
+ * UFFDIO_CONTINUE against faults on the same shmem pages, all in the page
+ * cache. A MINOR range would hand the fault to the monitor, which never
+ * races its own CONTINUE; in a MISSING range the mm maps a cached page
+ * itself (do_shared_fault()), holding the folio lock from the lookup to
+ * the pte, as CONTINUE does from shmem_get_folio() to its pte.
+ * mfill_atomic_install_pte() must re-check pte_none under the PTL once it
+ * has the folio: a CONTINUE that trusted an earlier look maps the page a
+ * second time over the fault's pte (mapcount, refcount and RssShmem one
+ * too high, for good). Not on hugetlb: a hugetlb fill and a fault on the
+ * same page take the same hugetlb_fault_mutex, so they never overlap.
+ */
+int smp_continue_fault(const struct ctx *c)
+{
+	static const struct fault_race cont = {
+		"CONTINUE", 0, UFFDIO_REGISTER_MODE_MISSING, "RssShmem", 'K',
+		'K', continue_one, false,
+	};
+
+	return race_vs_fault(c, &cont);
+}
+
+/*
+ * UFFDIO_MOVE against faults on the same destination pages (anonymous,
+ * WP-only). move_pages_ptes() looks at the destination pte before it
+ * locks the source folio; move_present_ptes() must find both ptes as it
+ * saw them once it holds both PTLs (is_pte_pages_stable()), and start
+ * over if not, which ends in EEXIST. A move that trusted its first look
+ * would write the source page over the page the fault mapped: the
+ * fault's write and page lost, RssAnon one too high.
+ */
+int smp_move_fault(const struct ctx *c)
+{
+	static const struct fault_race move = {
+		"MOVE", UFFD_FEATURE_MOVE, UFFDIO_REGISTER_MODE_WP, "RssAnon",
+		'M', 0, move_one, true,
+	};
+
+	return race_vs_fault(c, &move);
 }

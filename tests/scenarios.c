@@ -46,6 +46,9 @@ static const struct scenario scenarios[] = {
 	/* A fault serves WP-only anonymous memory itself. */
 	{ "smp-copy-fault", MEM_ANON, 0, smp_copy_fault },
 	{ "smp-zeropage-fault", MEM_ANON, 0, smp_zeropage_fault },
+	/* ... a MISSING range whose pages are all in the page cache too. */
+	{ "smp-continue-fault", MEM_SHMEM, 0, smp_continue_fault },
+	{ "smp-move-fault", MEM_ANON, UFFD_FEATURE_MOVE, smp_move_fault },
 	{ "cont-basic", MEM_SHARED, 0, cont_basic },
 	{ "cont-fallocated", MEM_SHMEM, 0, cont_fallocated },
 	{ "cont-private-cow", MEM_PRIVATE_FILE, 0, cont_private_cow },

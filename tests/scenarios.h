@@ -52,6 +52,8 @@ int smp_eagain_fork(const struct ctx *c);
 int smp_eagain_remap(const struct ctx *c);
 int smp_copy_fault(const struct ctx *c);
 int smp_zeropage_fault(const struct ctx *c);
+int smp_continue_fault(const struct ctx *c);
+int smp_move_fault(const struct ctx *c);
 /* section C: seed 002, UFFDIO_CONTINUE */
 int cont_basic(const struct ctx *c);
 int cont_fallocated(const struct ctx *c);
