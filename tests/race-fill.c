@@ -407,35 +407,6 @@ struct pace {
 	int quit;
 };
 
-static int load(const int *p)
-{
-	return __atomic_load_n(p, __ATOMIC_ACQUIRE);
-}
-
-static void store(int *p, int v)
-{
-	__atomic_store_n(p, v, __ATOMIC_RELEASE);
-}
-
-/*
- * Waits for *p to reach v, spinning: the other side runs on the other
- * vCPU. Yields now and then, in case the guest put both on one CPU;
- * false after WAIT_MS.
- */
-static bool wait_for(const int *p, int v)
-{
-	long start = now_us();
-
-	for (unsigned int n = 1; load(p) < v; n++) {
-		if (n % 64)
-			continue;
-		sched_yield();
-		if (now_us() - start > WAIT_MS * 1000L)
-			return false;
-	}
-	return true;
-}
-
 static void toucher(struct pace *pc, pid_t target, char *p, size_t ps)
 {
 	char c = TOUCH_BYTE;
@@ -444,21 +415,21 @@ static void toucher(struct pace *pc, pid_t target, char *p, size_t ps)
 
 	for (round = 1;; round++) {
 		/* Between rounds, or the end (quit, then round INT32_MAX). */
-		while (!wait_for(&pc->round, round))
+		while (!spin_wait(&pc->round, round))
 			;
-		if (load(&pc->quit))
+		if (shared_load(&pc->quit))
 			_exit(0);
 		for (i = 0; i < FAULT_PAGES; i++) {
-			if (!wait_for(&pc->fill_at, i))
+			if (!spin_wait(&pc->fill_at, i))
 				_exit(1);
 			remote.iov_base = p + i * ps + TOUCH_OFF;
-			store(&pc->started[i], 1);
+			shared_store(&pc->started[i], 1);
 			if (process_vm_writev(target, &local, 1, &remote, 1,
 					      0) != 1)
-				store(&pc->err, errno);
-			store(&pc->done[i], 1);
+				shared_store(&pc->err, errno);
+			shared_store(&pc->done[i], 1);
 		}
-		store(&pc->touched, round);
+		shared_store(&pc->touched, round);
 	}
 }
 
@@ -568,9 +539,9 @@ static int status_kib(const char *field, long *kib)
 /* The toucher's round is over; bounded, it spins. */
 static int wait_touched(struct pace *pc, int round)
 {
-	CHECK(wait_for(&pc->touched, round),
+	CHECK(spin_wait(&pc->touched, round),
 	      "the toucher is stuck in round %d", round);
-	CHECK_EQ(load(&pc->err), 0);
+	CHECK_EQ(shared_load(&pc->err), 0);
 	return PASS;
 }
 
@@ -618,7 +589,7 @@ static int prepare_round(struct fault_round *r)
 	}
 	memset(r->pc->started, 0, sizeof(r->pc->started));
 	memset(r->pc->done, 0, sizeof(r->pc->done));
-	store(&r->pc->fill_at, -1);
+	shared_store(&r->pc->fill_at, -1);
 	return PASS;
 }
 
@@ -690,26 +661,26 @@ static int fault_rounds(struct fault_round *r)
 
 		if (prepare_round(r) || status_kib(fr->rss, &kib0))
 			return FAIL;
-		store(&pc->round, rounds + 1);
+		shared_store(&pc->round, rounds + 1);
 		for (int i = 0; i < FAULT_PAGES; i++) {
 			const char *src = fr->moves ? page_of(&r->from, i) : r->src;
 			bool touched;
 
-			store(&pc->fill_at, i);
+			shared_store(&pc->fill_at, i);
 			/* Odd pages: let the fault start first. */
-			if (i % 2 && !wait_for(&pc->started[i], 1)) {
+			if (i % 2 && !spin_wait(&pc->started[i], 1)) {
 				diag("the toucher did not start page %d", i);
 				return FAIL;
 			}
-			touched = load(&pc->done[i]);
+			touched = shared_load(&pc->done[i]);
 			rets[i] = fr->fill(r->uffd, page_of(&r->a, i), src,
 					   r->a.ps);
 			/* The fault installed its page while the ioctl ran. */
 			if (rets[i] == -EEXIST && !touched)
 				round_met = true;
 			/* The fault was under way when the ioctl won. */
-			if (!rets[i] && load(&pc->started[i]) &&
-			    !load(&pc->done[i]))
+			if (!rets[i] && shared_load(&pc->started[i]) &&
+			    !shared_load(&pc->done[i]))
 				round_beaten = true;
 		}
 		/* Both counts from here: the stack below is as deep. */
@@ -754,9 +725,9 @@ static int race_vs_fault(const struct ctx *c, const struct fault_race *fr)
 	r.src = src_pages(r.a.ps, fr->byte);
 	if (r.uffd >= 0 && r.src)
 		ret = fault_rounds(&r);
-	store(&r.pc->quit, 1);
-	store(&r.pc->fill_at, FAULT_PAGES);
-	store(&r.pc->round, INT32_MAX);
+	shared_store(&r.pc->quit, 1);
+	shared_store(&r.pc->fill_at, FAULT_PAGES);
+	shared_store(&r.pc->round, INT32_MAX);
 	kill(pid, SIGKILL);
 	waitpid(pid, &status, 0);
 	return ret;

@@ -119,6 +119,8 @@ static const struct scenario scenarios[] = {
 	  copy_retry_event },
 	{ "close-blocked-fault", MEM_ALL, 0, close_blocked_fault },
 	{ "close-vs-gup", MEM_ANON, 0, close_vs_gup, &release_hang_fix },
+	{ "smp-close-gup", MEM_ANON, 0, smp_close_gup, &release_hang_fix },
+	{ "smp-unregister-wp", MEM_ANON | MEM_SHMEM, 0, smp_unregister_wp },
 	{ "smp-wp-shootdown", MEM_ANON, 0, smp_wp_shootdown },
 	{ "hugetlb-uaccess", MEM_HUGETLB | MEM_HUGETLB_PRIV, 0, hugetlb_uaccess },
 	{ "hugetlb-futex", MEM_HUGETLB | MEM_HUGETLB_PRIV, 0, hugetlb_futex },

@@ -115,6 +115,9 @@ int copy_retry_event(const struct ctx *c);
 /* section E: seed 004, closing the uffd */
 int close_blocked_fault(const struct ctx *c);
 int close_vs_gup(const struct ctx *c);
+/* seed 004 and uffd-wp on two vCPUs (issue 18) */
+int smp_close_gup(const struct ctx *c);
+int smp_unregister_wp(const struct ctx *c);
 /* hugetlb memory itself (UML hugetlbfs support) */
 int hugetlb_uaccess(const struct ctx *c);
 int hugetlb_futex(const struct ctx *c);

@@ -2,6 +2,7 @@
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -60,6 +61,20 @@ long now_us(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ts.tv_sec * 1000000L + ts.tv_nsec / 1000;
+}
+
+bool spin_wait(const int *p, int v)
+{
+	long start = now_us();
+
+	for (unsigned int n = 1; shared_load(p) < v; n++) {
+		if (n % 64)
+			continue;
+		sched_yield();
+		if (now_us() - start > WAIT_MS * 1000L)
+			return false;
+	}
+	return true;
 }
 
 int need_cpus(int n)

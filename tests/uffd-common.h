@@ -53,6 +53,24 @@ int need_cpus(int n);
 /* CLOCK_MONOTONIC in microseconds, for the races' budgets and windows */
 long now_us(void);
 
+/* An int in memory shared with another process running on another vCPU. */
+static inline int shared_load(const int *p)
+{
+	return __atomic_load_n(p, __ATOMIC_ACQUIRE);
+}
+
+static inline void shared_store(int *p, int v)
+{
+	__atomic_store_n(p, v, __ATOMIC_RELEASE);
+}
+
+/*
+ * Waits for *p to reach v, spinning: the other side runs on the other
+ * vCPU. Yields now and then, in case the guest put both on one CPU;
+ * false after WAIT_MS.
+ */
+bool spin_wait(const int *p, int v);
+
 #define CHECK(cond, fmt, ...)						\
 	do {								\
 		if (!(cond)) {						\
