@@ -8,7 +8,8 @@
  * Each row counts the rounds in which the interleaving it is about really
  * happened, prints the count, and fails with "window not reached" below
  * RACE_MIN_WINDOWS: a race test that never raced proves nothing. Rounds
- * are bounded by RACE_BUDGET_US so a row takes well under a second.
+ * take RACE_BUDGET_US, under a second, where the host leaves the guest
+ * its CPUs, and up to RACE_CAP_US where it does not (rounds_left()).
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
@@ -42,6 +43,24 @@
 static bool budget_left(long start, int rounds)
 {
 	return rounds < RACE_MAX_ROUNDS && now_us() - start < RACE_BUDGET_US;
+}
+
+/*
+ * On a loaded host rounds are slower and fewer of them find the window:
+ * they go on past RACE_BUDGET_US, up to RACE_CAP_US, until there have
+ * been RACE_MIN_WINDOWS windows in min_rounds rounds at least. The fault
+ * rows want RACE_MIN_ROUNDS: the mutants whose race needs the fault to
+ * land between the ioctl's look at the pte and its lock died in round 0
+ * to 35 (an idle host runs 50 to 130 rounds in the budget).
+ */
+#define RACE_CAP_US		4000000
+#define RACE_MIN_ROUNDS		40
+
+static bool rounds_left(long start, int rounds, int windows, int min_rounds)
+{
+	return budget_left(start, rounds) ||
+	       ((windows < RACE_MIN_WINDOWS || rounds < min_rounds) &&
+		rounds < RACE_MAX_ROUNDS && now_us() - start < RACE_CAP_US);
 }
 
 static int report_windows(const char *what, int windows, int rounds)
@@ -189,7 +208,8 @@ static int fill_race_setup(const struct ctx *c, struct fill_race *fr,
 
 /*
  * Starts change(arg) in a thread and fills until refused (with sync, from
- * when the thread is about to change); then the event of type must come. Returns the pages filled, -1 after a diag.
+ * when the thread is about to change); then the event of type must come.
+ * Returns the pages filled, -1 after a diag.
  */
 static int fill_race_round(struct fill_race *fr, long (*change)(void *),
 			   void *arg, bool sync, uint8_t type,
@@ -287,7 +307,8 @@ int smp_eagain_fork(const struct ctx *c)
 	ret = fill_race_setup(c, &fr, UFFD_FEATURE_EVENT_FORK);
 	if (ret)
 		return ret;
-	for (start = now_us(); budget_left(start, rounds); rounds++) {
+	for (start = now_us(); rounds_left(start, rounds, windows, 0);
+	     rounds++) {
 		bool window;
 		size_t filled;
 		int n;
@@ -355,7 +376,8 @@ int smp_eagain_remap(const struct ctx *c)
 	r.to = reserve_range(fr.a.len, fr.a.ps);
 	if (!r.to)
 		return FAIL;
-	for (start = now_us(); budget_left(start, rounds); rounds++) {
+	for (start = now_us(); rounds_left(start, rounds, windows, 0);
+	     rounds++) {
 		bool window;
 		int n;
 
@@ -545,24 +567,6 @@ static int wait_touched(struct pace *pc, int round)
 	return PASS;
 }
 
-/*
- * On a loaded host rounds are slower and fewer of them find the window:
- * they go on past RACE_BUDGET_US, up to RACE_CAP_US, until there have
- * been RACE_MIN_WINDOWS windows in RACE_MIN_ROUNDS rounds at least: the
- * mutants whose race needs the fault to land between the ioctl's look at
- * the pte and its lock died in round 0 to 35 (an idle host runs 50 to
- * 130 rounds in the budget).
- */
-#define RACE_CAP_US		4000000
-#define RACE_MIN_ROUNDS		40
-
-static bool rounds_left(long start, int rounds, int windows)
-{
-	return budget_left(start, rounds) ||
-	       ((windows < RACE_MIN_WINDOWS || rounds < RACE_MIN_ROUNDS) &&
-		now_us() - start < RACE_CAP_US);
-}
-
 /* Everything a round of race_vs_fault() sets up. */
 struct fault_round {
 	const struct fault_race *fr;
@@ -655,7 +659,8 @@ static int fault_rounds(struct fault_round *r)
 	char what[80];
 	long start;
 
-	for (start = now_us(); rounds_left(start, rounds, met); rounds++) {
+	for (start = now_us(); rounds_left(start, rounds, met, RACE_MIN_ROUNDS);
+	     rounds++) {
 		bool round_met = false, round_beaten = false;
 		long kib0, kib;
 
