@@ -30,7 +30,7 @@ SCENARIO_HDR := $(wildcard tests/*.h)
 
 .PHONY: all guest host
 all: $(OUT)/rootfs.cpio $(HOST)/supervise
-guest: $(GUEST)/init $(GUEST)/uffd-scenarios $(GUEST)/tap-runner $(GUEST)/fault-inject
+guest: $(GUEST)/init $(GUEST)/uffd-scenarios $(GUEST)/tap-runner $(GUEST)/fault-inject $(GUEST)/fault-cost
 host: $(HOST)/supervise
 
 $(GUEST)/uffd-scenarios: $(SCENARIO_SRC) $(SCENARIO_HDR) $(BUILT_FOR)
@@ -40,6 +40,10 @@ $(GUEST)/uffd-scenarios: $(SCENARIO_SRC) $(SCENARIO_HDR) $(BUILT_FOR)
 $(GUEST)/fault-inject: tests/faults/fault-inject.c $(BUILT_FOR)
 	@mkdir -p $(@D)
 	$(MUSL_CC) $(GUEST_CFLAGS) -o $@ $<
+
+$(GUEST)/fault-cost: tests/bench/fault-cost.c tests/uffd-common.c tests/uffd-common.h tests/uffd-uapi.h $(BUILT_FOR)
+	@mkdir -p $(@D)
+	$(MUSL_CC) $(GUEST_CFLAGS) -o $@ tests/bench/fault-cost.c tests/uffd-common.c
 
 $(GUEST)/tap-runner: runner/tap-runner.c $(BUILT_FOR)
 	@mkdir -p $(@D)
@@ -68,7 +72,7 @@ $(GUEST)/kselftest/%: $(KSELFTEST_SRC)/%.c $(BUILT_FOR) $(addprefix $(KSELFTEST_
 	@mkdir -p $(@D)
 	cd $(KSELFTEST_SRC) && $(MUSL_CC) $(KSELFTEST_CFLAGS) -o $(abspath $@) $*.c $(KSELFTEST_COMMON)
 
-$(OUT)/rootfs-kselftest.cpio: rootfs/initramfs.list rootfs/kselftest.list $(GUEST)/init $(GUEST)/uffd-scenarios $(GUEST)/tap-runner $(GUEST)/fault-inject $(addprefix $(GUEST)/kselftest/,$(KSELFTEST_PROGS)) $(HOST)/gen_init_cpio $(BUSYBOX)
+$(OUT)/rootfs-kselftest.cpio: rootfs/initramfs.list rootfs/kselftest.list $(GUEST)/init $(GUEST)/uffd-scenarios $(GUEST)/tap-runner $(GUEST)/fault-inject $(GUEST)/fault-cost $(addprefix $(GUEST)/kselftest/,$(KSELFTEST_PROGS)) $(HOST)/gen_init_cpio $(BUSYBOX)
 	{ cat rootfs/initramfs.list rootfs/kselftest.list; \
 	  for p in $(KSELFTEST_PROGS); do \
 		echo "file /kselftest/$$p $(abspath $(GUEST))/kselftest/$$p 0755 0 0"; done; } >$@.list
@@ -81,7 +85,7 @@ $(HOST)/gen_init_cpio: $(GEN_INIT_CPIO_SRC)
 	@mkdir -p $(@D)
 	$(CC) -O2 -o $@ $<
 
-$(OUT)/rootfs.cpio: rootfs/initramfs.list $(GUEST)/init $(GUEST)/uffd-scenarios $(GUEST)/tap-runner $(GUEST)/fault-inject $(HOST)/gen_init_cpio $(BUSYBOX)
+$(OUT)/rootfs.cpio: rootfs/initramfs.list $(GUEST)/init $(GUEST)/uffd-scenarios $(GUEST)/tap-runner $(GUEST)/fault-inject $(GUEST)/fault-cost $(HOST)/gen_init_cpio $(BUSYBOX)
 	BUSYBOX=$(BUSYBOX) GUEST=$(abspath $(GUEST)) \
 		$(HOST)/gen_init_cpio -t 0 $< >$@.tmp
 	mv $@.tmp $@

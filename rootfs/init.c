@@ -15,7 +15,9 @@
  *   UFFD_MODE              scenarios (default); kselftest for the upstream
  *                          selftests; faults to run /tests/fault-inject and
  *                          idle for an init that never powers off (both
- *                          for runner/tests/faults.t)
+ *                          for runner/tests/faults.t); fault-cost to
+ *                          time page faults (/tests/fault-cost, for
+ *                          runner/bench)
  *
  * In C rather than a busybox script: on UML every fork and exec of the
  * 2 MB busybox is a new host process faulting its pages in, and the
@@ -178,8 +180,9 @@ int main(void)
 			argv[argc++] = options[i].flag;
 			argv[argc++] = getenv(options[i].env);
 		}
-		argv[argc++] = strcmp(mode, "faults") ? "/tests/uffd-scenarios" :
-							"/tests/fault-inject";
+		argv[argc++] = !strcmp(mode, "faults") ? "/tests/fault-inject" :
+			       !strcmp(mode, "fault-cost") ? "/tests/fault-cost" :
+							      "/tests/uffd-scenarios";
 	}
 	argv[argc] = NULL;
 	execv(RUNNER, (char **)argv);
