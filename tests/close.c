@@ -117,10 +117,17 @@ static pid_t watcher_start(int uffd, struct watch *w, long close_after_us)
 }
 
 /*
- * 64 MiB: about 10 ms of walk to the registered range on UML, where the
- * watcher wakes up to 4 ms late; the window needs a few ms.
+ * The watcher wakes up to 4 ms late on UML, so the walk to the registered
+ * range must take several times that for the window to open. Every page
+ * walked is also mapped into the host process and unmapped again, which
+ * costs far more than the walk itself: the walk starts at 4 MiB and
+ * grows in powers of two until it takes E2_WALK_US, up to 64 MiB (about
+ * 10 ms on a fast host, 200-300 ms on a VM whose host traps page table
+ * updates).
  */
-#define E2_BIG (64UL << 20)
+#define E2_MIN (4UL << 20)
+#define E2_MAX (64UL << 20)
+#define E2_WALK_US 20000
 #define E2_ITERATIONS 24
 
 /*
@@ -189,16 +196,17 @@ static long walk_until_fault(struct populate *pop, size_t ps)
  * the pages of a big VMA and then faults on the registered tail. The
  * watcher's close() an eighth or a quarter into the walk, while it is
  * still in the big VMA (no message yet, walk not done), blocks on
- * mmap_write_lock: the window is open. The walk's length is measured
- * once and then followed from iteration to iteration, as a loaded host
- * stretches it. The first iteration that confirms the window (close()
- * waited for the walk: at least 1 ms, five times an unblocked close() on
- * a slow host, and a sixteenth of the walk) judges; if none does, the
- * race was not run and the scenario fails saying so.
+ * mmap_write_lock: the window is open. The walk is sized to last a few
+ * times the watcher's lateness; its length is measured once and then
+ * followed from iteration to iteration, as a loaded host stretches it.
+ * The first iteration that confirms the window (close() waited for the
+ * walk: at least 1 ms, five times an unblocked close() on a slow host,
+ * and a sixteenth of the walk) judges; if none does, the race was not
+ * run and the scenario fails saying so.
  */
 int close_vs_gup(const struct ctx *c)
 {
-	size_t ps = c->mt->page_size(), big = E2_BIG;
+	size_t ps = c->mt->page_size(), big = E2_MIN;
 	struct populate pop;
 	long walk_us;
 	struct watch *w;
@@ -207,16 +215,29 @@ int close_vs_gup(const struct ctx *c)
 
 	w = mmap(NULL, ps, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	SYS(w == MAP_FAILED ? -1 : 0);
-	region = mmap(NULL, big + 4 * ps, PROT_READ | PROT_WRITE,
+	region = mmap(NULL, E2_MAX + 4 * ps, PROT_READ | PROT_WRITE,
 		      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	SYS(region == MAP_FAILED ? -1 : 0);
+	/* The walk is the end of the region, up to its registered tail. */
+	pop = (struct populate){ region + E2_MAX - big, big + 4 * ps, 0, w };
 	/* Also the warm-up: the first touch of guest memory is slower. */
-	if (madvise(region, big + 4 * ps, MADV_POPULATE_WRITE))
+	if (madvise(pop.p, pop.len, MADV_POPULATE_WRITE))
 		return skip("MADV_POPULATE_WRITE: %s", strerror(errno));
-	pop = (struct populate){ region, big + 4 * ps, 0, w };
-	walk_us = walk_until_fault(&pop, ps);
-	SYS(walk_us < 0 ? -1 : 0);
-	diag("walk to the registered range: %ld us", walk_us);
+	for (;;) {
+		size_t walked = big;
+
+		walk_us = walk_until_fault(&pop, ps);
+		SYS(walk_us < 0 ? -1 : 0);
+		diag("walk of %zu MiB to the registered range: %ld us",
+		     big >> 20, walk_us);
+		if (walk_us >= E2_WALK_US || big == E2_MAX)
+			break;
+		/* The walk takes about as much longer as it is longer. */
+		while (big < E2_MAX && walk_us * (long)(big / walked) < E2_WALK_US)
+			big *= 2;
+		pop.p = region + E2_MAX - big;
+		pop.len = big + 4 * ps;
+	}
 
 	for (i = 0; i < E2_ITERATIONS; i++) {
 		struct bg g;
@@ -241,7 +262,7 @@ int close_vs_gup(const struct ctx *c)
 		CHECK_EQ(g.ret, 0);
 		if (w->close_us < 1000 || w->close_us < walk_us / 16)
 			continue;
-		CHECK(all_bytes(region + big, 0, 4 * ps), "registered range not zero");
+		CHECK(all_bytes(region + E2_MAX, 0, 4 * ps), "registered range not zero");
 		return PASS;
 	}
 	diag("race window not reached in %d iterations (close() never waited for the walk)",
