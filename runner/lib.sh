@@ -126,6 +126,35 @@ DEBIAN_TARBALL=/usr/src/linux-source-$KVER.tar.xz
 # UML measures on a 2 GHz-class x86 host.
 UML_LPJ=19480576
 
+# usable_cpus: the host CPUs this process can keep busy: its affinity
+# mask (nproc), capped by a CFS quota on its cgroup, rounded up (a CI
+# container started with --cpus=1 sees every CPU in nproc yet gets one's
+# worth of time, and a second guest there only halves the first). The
+# quota is cpu.max on cgroup v2, cpu.cfs_quota_us / cpu.cfs_period_us on
+# v1 (Documentation/admin-guide/cgroup-v2.rst, scheduler/sched-bwc.rst),
+# read where the cgroup is mounted for this process: inside a container
+# its own cgroup is the mount's root.
+usable_cpus() (
+	n=$(nproc 2>/dev/null || echo 1)
+	v2=$(sed -n 's/^0:://p' /proc/self/cgroup 2>/dev/null)
+	v1=$(awk -F: '$2 ~ /(^|,)cpu(,|$)/ { print $3; exit }' /proc/self/cgroup 2>/dev/null)
+	for f in "/sys/fs/cgroup${v2%/}/cpu.max" /sys/fs/cgroup/cpu.max \
+		"/sys/fs/cgroup/cpu${v1%/}/cpu.cfs_quota_us" /sys/fs/cgroup/cpu/cpu.cfs_quota_us \
+		"/sys/fs/cgroup/cpu,cpuacct${v1%/}/cpu.cfs_quota_us"; do
+		[ -r "$f" ] || continue
+		case $f in
+		*/cpu.max) read -r q p <"$f" ;;
+		*) q=$(cat "$f"); p=$(cat "${f%quota_us}period_us") ;;
+		esac
+		case $q$p in *[!0-9]*|'') break ;; esac	# "max" or -1: no quota
+		[ "$p" -gt 0 ] || break
+		q=$(((q + p - 1) / p))
+		[ "$q" -ge 1 ] && [ "$q" -lt "$n" ] && n=$q
+		break
+	done
+	echo "$n"
+)
+
 # Kernel lines. What differs between kernel lines lives in uml-kernel/<X.Y>/
 # (patches/, mutants/, fixes/, config, known-regressions, debian-suite);
 # a tree takes each of them from the newest line not above its version
