@@ -185,6 +185,15 @@ static int move_op(struct wp2 *s, int flags)
 	struct move m;
 	struct bg bg;
 
+	/*
+	 * A huge PMD moves whole only to a PMD-aligned address, which the
+	 * kernel picks for anonymous memory by itself only since 6.7
+	 * (efa7df3e3bb5, "mm: align larger anonymous mappings on THP
+	 * boundaries"): on older kernels page 0 arrived split, or not,
+	 * as the address fell.
+	 */
+	if (s->huge)
+		flags |= MREMAP_FIXED;
 	m = (struct move){ s->a.p, NULL, s->a.len, MREMAP_MAYMOVE | flags };
 	if (flags & MREMAP_FIXED) {
 		m.to = reserve_range(s->a.len, s->a.ps);
