@@ -50,7 +50,7 @@ if ! podman image exists "$image"; then
 	rm -f "$work/rootfs.tar"
 fi
 
-echo "1..5"
+echo "1..6"
 dir=$work/run
 rm -rf "$dir"
 warm_copy "$dir" "$KVER" || { echo "not ok 1 copying the checkout and the warm cache"; exit 1; }
@@ -69,6 +69,22 @@ ok "$(! grep -q 'kvm present' "$dir/check.log"; echo $?)" "no /dev/kvm inside"
 ok "$(grep -qx 'Seccomp:[[:space:]]*2' "$dir/check.log"; echo $?)" "the engine's seccomp filter is on" "$(grep Seccomp: "$dir/check.log")"
 ok "$([ $rc = 0 ]; echo $?)" "make check in the container: exit status 0" "got $rc: $(tail -n1 "$dir/check.log")"
 ok "$(grep -q '^uffd-uml: pass: ' "$dir/check.log"; echo $?)" "make check in the container: verdict pass" "$(grep '^uffd-uml: ' "$dir/check.log" | tail -n1)"
+# A container given one CPU's worth of time (a CFS quota) still sees
+# both CPUs in nproc: check must start one guest, not two that share it.
+before=$(ls -d "$dir"/repo/out/results/2*/ 2>/dev/null | wc -l)
+podman run --rm --network none --cpus 1 --user "$uid:$uid" -v "$dir:/w" -w /w/repo \
+	-e HOME=/w -e TMPDIR=/tmp -e KVER="$KVER" "$image" \
+	make check UFFD_UML_CACHE=/w/cache T='fault-roundtrip/*' >"$dir/check-cpus1.log" 2>&1
+rc1=$?
+res=$(ls -td "$dir"/repo/out/results/2*/ 2>/dev/null | head -n1)
+guests=$(ls "$res"console*.log 2>/dev/null | wc -l)
+if [ $rc1 = 125 ] && ! grep -q '^uffd-uml: ' "$dir/check-cpus1.log"; then
+	n=$((n + 1))
+	echo "ok $n --cpus=1: one guest # SKIP podman cannot set a CPU quota here: $(tail -n1 "$dir/check-cpus1.log")"
+else
+	ok "$([ $rc1 = 0 ] && [ "$(ls -d "$dir"/repo/out/results/2*/ | wc -l)" -gt "$before" ] && [ "$guests" = 1 ]; echo $?)" \
+		"--cpus=1: make check passes with one guest" "status $rc1, $guests guests: $(tail -n1 "$dir/check-cpus1.log")"
+fi
 # Kept for the reader: the verdict, shm size and userspace mode it ran in.
 summary=$(ls "$dir"/repo/out/results/*/summary.json 2>/dev/null | tail -n1)
 echo "# $(grep '^shm ' "$dir/check.log") KiB /dev/shm; $(grep -o '"userspace": "[a-z]*"' "$summary" 2>/dev/null)"
