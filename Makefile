@@ -8,7 +8,9 @@
 # then restarts, reads the driver's status from that file and ends with it:
 # 1 through question mode (-q), the only way make exits 1, and 2 through
 # $(error) carrying the driver's one-line message ($ and # escaped: a
-# compiler's "#error" is part of the message, not a make comment).
+# compiler's "#error" is part of the message, not a make comment). The
+# message of a status 1 (a kernel that does not build) is printed as it
+# is, since $(error) would make it a 2.
 
 GOALS := check test soak check-kselftest mutants bisect-demo matrix bench
 GOAL := $(firstword $(filter $(GOALS),$(MAKECMDGOALS)))
@@ -24,6 +26,7 @@ ifeq ($(MAKE_RESTARTS),)
 $(STATUS): FORCE
 	@mkdir -p out; rm -f $@.err; \
 	UFFD_UML_ERRFILE=$(CURDIR)/$@.err ./runner/$(GOAL); rc=$$?; \
+	if [ $$rc = 1 ] && [ -s $@.err ]; then cat $@.err >&2; rm -f $@.err; fi; \
 	{ echo "GOAL_RC := $$rc"; \
 	  [ -s $@.err ] && printf 'GOAL_ERR := %s\n' "$$(sed 's/[$$]/$$$$/g; s/#/\\#/g' $@.err)"; true; } >$@
 -include $(STATUS)
