@@ -132,25 +132,35 @@ UML_LPJ=19480576
 # worth of time, and a second guest there only halves the first). The
 # quota is cpu.max on cgroup v2, cpu.cfs_quota_us / cpu.cfs_period_us on
 # v1 (Documentation/admin-guide/cgroup-v2.rst, scheduler/sched-bwc.rst),
-# read where the cgroup is mounted for this process: inside a container
-# its own cgroup is the mount's root.
+# on the cgroup and its parents, below where the hierarchy is mounted:
+# inside a container its own cgroup is the mount's root.
 usable_cpus() (
 	n=$(nproc 2>/dev/null || echo 1)
 	v2=$(sed -n 's/^0:://p' /proc/self/cgroup 2>/dev/null)
 	v1=$(awk -F: '$2 ~ /(^|,)cpu(,|$)/ { print $3; exit }' /proc/self/cgroup 2>/dev/null)
-	for f in "/sys/fs/cgroup${v2%/}/cpu.max" /sys/fs/cgroup/cpu.max \
-		"/sys/fs/cgroup/cpu${v1%/}/cpu.cfs_quota_us" /sys/fs/cgroup/cpu/cpu.cfs_quota_us \
-		"/sys/fs/cgroup/cpu,cpuacct${v1%/}/cpu.cfs_quota_us"; do
-		[ -r "$f" ] || continue
-		case $f in
-		*/cpu.max) read -r q p <"$f" ;;
-		*) q=$(cat "$f"); p=$(cat "${f%quota_us}period_us") ;;
-		esac
-		case $q$p in *[!0-9]*|'') break ;; esac	# "max" or -1: no quota
-		[ "$p" -gt 0 ] || break
-		q=$(((q + p - 1) / p))
-		[ "$q" -ge 1 ] && [ "$q" -lt "$n" ] && n=$q
-		break
+	# The cgroup and each parent: a quota anywhere above limits it too.
+	for base in /sys/fs/cgroup:"$v2":cpu.max /sys/fs/cgroup/cpu:"$v1":cpu.cfs_quota_us \
+		/sys/fs/cgroup/cpu,cpuacct:"$v1":cpu.cfs_quota_us; do
+		file=${base##*:}
+		path=${base#*:}
+		path=${path%:*}
+		root=${base%%:*}
+		while :; do
+			f=$root${path%/}/$file
+			if [ -r "$f" ]; then
+				case $file in
+				cpu.max) read -r q p <"$f" ;;
+				*) q=$(cat "$f"); p=$(cat "${f%quota_us}period_us") ;;
+				esac
+				case $q$p in
+				*[!0-9]*|'') ;;	# "max" or -1: no quota here
+				*) [ "$p" -gt 0 ] && q=$(((q + p - 1) / p)) &&
+					[ "$q" -ge 1 ] && [ "$q" -lt "$n" ] && n=$q ;;
+				esac
+			fi
+			[ -n "$path" ] && [ "$path" != / ] || break
+			path=${path%/*}
+		done
 	done
 	echo "$n"
 )
