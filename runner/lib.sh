@@ -136,19 +136,14 @@ UML_LPJ=19480576
 # inside a container its own cgroup is the mount's root.
 usable_cpus() (
 	n=$(nproc 2>/dev/null || echo 1)
-	v2=$(sed -n 's/^0:://p' /proc/self/cgroup 2>/dev/null)
-	v1=$(awk -F: '$2 ~ /(^|,)cpu(,|$)/ { print $3; exit }' /proc/self/cgroup 2>/dev/null)
-	# The cgroup and each parent: a quota anywhere above limits it too.
-	for base in /sys/fs/cgroup:"$v2":cpu.max /sys/fs/cgroup/cpu:"$v1":cpu.cfs_quota_us \
-		/sys/fs/cgroup/cpu,cpuacct:"$v1":cpu.cfs_quota_us; do
-		file=${base##*:}
-		path=${base#*:}
-		path=${path%:*}
-		root=${base%%:*}
+	# cpu_quota <mount> <cgroup path> <quota file>: lowers n to the
+	# quota of the cgroup or of any parent, rounded up.
+	cpu_quota() {
+		path=$2
 		while :; do
-			f=$root${path%/}/$file
+			f=$1${path%/}/$3
 			if [ -r "$f" ]; then
-				case $file in
+				case $3 in
 				cpu.max) read -r q p <"$f" ;;
 				*) q=$(cat "$f"); p=$(cat "${f%quota_us}period_us") ;;
 				esac
@@ -158,10 +153,15 @@ usable_cpus() (
 					[ "$q" -ge 1 ] && [ "$q" -lt "$n" ] && n=$q ;;
 				esac
 			fi
-			[ -n "$path" ] && [ "$path" != / ] || break
+			[ -n "$path" ] && [ "$path" != / ] || return 0
 			path=${path%/*}
 		done
-	done
+	}
+	v2=$(sed -n 's/^0:://p' /proc/self/cgroup 2>/dev/null)
+	v1=$(awk -F: '$2 ~ /(^|,)cpu(,|$)/ { print $3; exit }' /proc/self/cgroup 2>/dev/null)
+	cpu_quota /sys/fs/cgroup "$v2" cpu.max
+	cpu_quota /sys/fs/cgroup/cpu "$v1" cpu.cfs_quota_us
+	cpu_quota /sys/fs/cgroup/cpu,cpuacct "$v1" cpu.cfs_quota_us
 	echo "$n"
 )
 
