@@ -6,10 +6,10 @@
  * 4 skip / else fail), run by /init when UFFD_MODE=fault-cost. Each row
  * prints one line,
  *
- *   fault-cost <id>: <median> us per fault (<rounds> rounds of <pages> pages)
+ *   fault-cost <id>: <median> us per <op> (<rounds> rounds of <n> <ops>)
  *
  * which bench reads from the console. A round is timed as a whole and
- * divided by its pages: clock_gettime() is a system call on UML (no
+ * divided by what it did: clock_gettime() is a system call on UML (no
  * vDSO), as dear as a fault, so timing each fault alone would time the
  * clock. The median of the rounds, so that a round the host preempted
  * does not move it.
@@ -19,19 +19,29 @@
  *   uffd-missing the same write to memory registered for MISSING faults:
  *                the writer blocks, a handler thread reads the message,
  *                UFFDIO_COPY maps the page and wakes the writer
+ *   spawn        not a fault: posix_spawn() of this static program, which
+ *                exits at once, and waitpid(), as tap-runner starts every
+ *                scenario (on UML a new host process and the faults of
+ *                its pages)
  *
- * Both check what they measured (the fault's address, the copied bytes),
- * so that a broken fault path fails instead of being timed.
+ * Each checks what it measured (the fault's address, the copied bytes,
+ * the child's exit status), so that a broken path fails instead of
+ * being timed.
  */
 #define _GNU_SOURCE
+#include <spawn.h>
 #include <stdlib.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "../uffd-common.h"
 
 #define PAGES	1024
 #define ROUNDS	5
+#define SPAWNS	32
+
+extern char **environ;
 
 struct handler {
 	int uffd;
@@ -161,6 +171,32 @@ out:
 	return us;
 }
 
+/* Time of SPAWNS spawns in us, or -1 after saying why. */
+static long spawn_round(size_t ps)
+{
+	char *const argv[] = { "/tests/fault-cost", "--exit", NULL };
+	long t0 = now_us();
+	int i, status;
+	pid_t pid;
+
+	(void)ps;
+	for (i = 0; i < SPAWNS; i++) {
+		int err = posix_spawn(&pid, argv[0], NULL, NULL, argv, environ);
+
+		if (err) {
+			diag("posix_spawn %s: %s", argv[0], strerror(err));
+			return -1;
+		}
+		if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) ||
+		    WEXITSTATUS(status)) {
+			diag("%s --exit: status %#x, expected exit 0", argv[0],
+			     status);
+			return -1;
+		}
+	}
+	return now_us() - t0;
+}
+
 static int cmp_long(const void *a, const void *b)
 {
 	long x = *(const long *)a, y = *(const long *)b;
@@ -171,9 +207,12 @@ static int cmp_long(const void *a, const void *b)
 static const struct {
 	const char *id;
 	long (*round)(size_t ps);
+	int ops;		/* what one round does, how many times */
+	const char *op, *ops_name;
 } rows[] = {
-	{ "first-touch", first_touch_round },
-	{ "uffd-missing", uffd_missing_round },
+	{ "first-touch", first_touch_round, PAGES, "fault", "faults" },
+	{ "uffd-missing", uffd_missing_round, PAGES, "fault", "faults" },
+	{ "spawn", spawn_round, SPAWNS, "process", "processes" },
 };
 
 static int run(size_t row)
@@ -188,8 +227,9 @@ static int run(size_t row)
 			return FAIL;
 	}
 	qsort(us, ROUNDS, sizeof(*us), cmp_long);
-	diag("fault-cost %s: %.2f us per fault (%d rounds of %d pages)",
-	     rows[row].id, (double)us[ROUNDS / 2] / PAGES, ROUNDS, PAGES);
+	diag("fault-cost %s: %.2f us per %s (%d rounds of %d %s)",
+	     rows[row].id, (double)us[ROUNDS / 2] / rows[row].ops,
+	     rows[row].op, ROUNDS, rows[row].ops, rows[row].ops_name);
 	return PASS;
 }
 
@@ -197,6 +237,9 @@ int main(int argc, char **argv)
 {
 	size_t i;
 
+	/* The program spawn_round() starts. */
+	if (argc == 2 && !strcmp(argv[1], "--exit"))
+		return 0;
 	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
 		if (argc == 2 && !strcmp(argv[1], "--list"))
 			diag("%s", rows[i].id);
