@@ -126,7 +126,7 @@ MIN_MAP_COUNT=16384
 
 # The checkout: above the script that sources this, or TOP as the
 # runner/tests/*.t that source it set it.
-[ -f "${TOP:-}/runner/lib.sh" ] || TOP=$(cd "${0%/*}/.." && pwd)
+[ -f "${TOP:-}/runner/lib.sh" ] || TOP=$(cd "${here:-${0%/*}}/.." && pwd)
 KVER=${KVER:-7.3}
 CACHE=${UFFD_UML_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/uffd-uml}
 OUT=${OUT:-$TOP/out}
@@ -194,16 +194,19 @@ vnum() {	# X.Y as one number that orders as versions do (6.1 < 6.9 < 6.12)
 
 tree_version() {	# tree_version TREE: X.Y from its top Makefile
 	# Read by the shell: make check asks three times, and on a VM
-	# where every exec is dear, a sed each time is felt.
+	# where every exec is dear, a sed each time is felt. Like the sed
+	# it replaced: nothing printed (and success) where either line is
+	# missing, status 2 where the Makefile cannot be read.
+	[ -r "$1/Makefile" ] && [ -f "$1/Makefile" ] || return 2
 	tv_v= tv_p=
-	while read -r tv_key tv_eq tv_val; do
+	while read -r tv_key tv_eq tv_val || [ -n "$tv_key" ]; do
 		[ "$tv_eq" = = ] || continue
 		case $tv_key in
 		VERSION) tv_v=$tv_val ;;
 		PATCHLEVEL) tv_p=$tv_val; break ;;
 		esac
-	done 2>/dev/null <"$1/Makefile" || :
-	[ -n "$tv_v" ] && [ -n "$tv_p" ] && echo "$tv_v.$tv_p"
+	done <"$1/Makefile"
+	[ -z "$tv_v" ] || [ -z "$tv_p" ] || echo "$tv_v.$tv_p"
 }
 
 # debian_mirror: the URI of the Debian archive in the host's own apt
