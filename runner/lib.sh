@@ -124,9 +124,12 @@ EXIT_PATCH=3	# a carried patch does not apply to the tree
 # The least vm.max_map_count runner/check lets a run start with (see there).
 MIN_MAP_COUNT=16384
 
-# The checkout: above the script that sources this, or TOP as the
+# The checkout: above the script that sources this (its directory is
+# "here"), whatever TOP the environment has; or TOP as the
 # runner/tests/*.t that source it set it.
-[ -f "${TOP:-}/runner/lib.sh" ] || TOP=$(cd "${here:-${0%/*}}/.." && pwd)
+if [ -n "${here:-}" ] || [ ! -f "${TOP:-}/runner/lib.sh" ]; then
+	TOP=$(cd "${here:-${0%/*}}/.." && pwd)
+fi
 KVER=${KVER:-7.3}
 CACHE=${UFFD_UML_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/uffd-uml}
 OUT=${OUT:-$TOP/out}
