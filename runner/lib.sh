@@ -90,7 +90,6 @@ memcg_limit_kib() {
 	[ -n "$cg" ] || return 1
 	best=
 	while :; do
-		v=
 		read -r v 2>/dev/null <"$base$cg/$file" || v=
 		# v1 says "no limit" with a page-rounded LONG_MAX.
 		case $v in [0-9]*) [ ${#v} -ge 19 ] || { [ -n "$best" ] && [ "$best" -le "$v" ]; } || best=$v ;; esac
