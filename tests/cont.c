@@ -95,8 +95,8 @@ int cont_basic(const struct ctx *c)
 
 	if (area_alloc(&a, c->mt, 4, PROT_READ | PROT_WRITE))
 		return FAIL;
-	memset(a.alias, 'D', a.ps);
-	memset(a.alias + 2 * a.ps, 'E', a.ps);
+	fill_bytes(a.alias, 'D', a.ps);
+	fill_bytes(a.alias + 2 * a.ps, 'E', a.ps);
 	ret = cont_first(c, &a, &uffd, 0);
 	if (ret)
 		return ret;
@@ -205,7 +205,7 @@ int cont_private_cow(const struct ctx *c)
 
 	if (area_alloc(&a, c->mt, 2, PROT_READ | PROT_WRITE))
 		return FAIL;
-	memset(a.alias + a.ps, 'D', a.ps);
+	fill_bytes(a.alias + a.ps, 'D', a.ps);
 	ret = cont_first(c, &a, &uffd, 1);
 	if (ret)
 		return ret;
@@ -273,7 +273,7 @@ int cont_validate(const struct ctx *c)
 
 	if (area_alloc_sized(&a, c->mt, 6, 4, PROT_READ | PROT_WRITE))
 		return FAIL;
-	memset(a.alias, 'D', 4 * a.ps);
+	fill_bytes(a.alias, 'D', 4 * a.ps);
 	ret = cont_first(c, &a, &uffd, 0);
 	if (ret)
 		return ret;
@@ -425,7 +425,7 @@ int minor_no_faultaround(const struct ctx *c)
 
 	if (area_alloc(&a, c->mt, 16, PROT_READ | PROT_WRITE))
 		return FAIL;
-	memset(a.alias, 'N', a.len);
+	fill_bytes(a.alias, 'N', a.len);
 	uffd = uffd_new(c->mt->missing_feature | minor_feature(c->mt));
 	SYS(uffd);
 	CHECK_EQ(uffd_register(uffd, a.p, a.len, UFFDIO_REGISTER_MODE_MINOR,

@@ -28,7 +28,7 @@ int hugetlb_uaccess(const struct ctx *c)
 
 	if (area_alloc(&a, c->mt, 1, PROT_READ | PROT_WRITE))
 		return FAIL;
-	memset(a.p, 'h', a.ps);
+	fill_bytes(a.p, 'h', a.ps);
 	SYS(pipe(pfd));
 	CHECK_EQ(write(pfd[1], a.p + SUBPAGE_OFF, 16), 16);
 	CHECK_EQ(read(pfd[0], buf, sizeof(buf)), 16);
@@ -89,7 +89,7 @@ int hugetlb_fork_cow(const struct ctx *c)
 
 	if (area_alloc(&a, c->mt, 1, PROT_READ | PROT_WRITE))
 		return FAIL;
-	memset(a.p, 'P', a.ps);
+	fill_bytes(a.p, 'P', a.ps);
 	pid = fork();
 	SYS(pid);
 	if (pid == 0) {
@@ -127,7 +127,7 @@ int hugetlb_pool(const struct ctx *c)
 
 	if (area_alloc(&a, c->mt, 2, PROT_READ | PROT_WRITE))
 		return FAIL;
-	memset(a.p, 'x', a.ps);
+	fill_bytes(a.p, 'x', a.ps);
 	uffd = uffd_for_area(&a, 0, UFFDIO_REGISTER_MODE_MISSING);
 	src = src_pages(a.ps, 'y');
 	if (uffd < 0 || !src)

@@ -169,21 +169,7 @@ static void *poller(void *arg)
 /* The task sleeps interruptibly ("S" in /proc/self/task/<tid>/stat). */
 static bool task_sleeping(int tid)
 {
-	char path[64], buf[256], *p;
-	ssize_t n;
-	int fd;
-
-	snprintf(path, sizeof(path), "/proc/self/task/%d/stat", tid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return false;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return false;
-	buf[n] = 0;
-	p = strrchr(buf, ')');
-	return p && p[1] == ' ' && p[2] == 'S';
+	return task_state(tid) == 'S';
 }
 
 /*

@@ -108,7 +108,7 @@ static int rwp_area(const struct ctx *c, struct area *a, size_t npages,
 
 	if (area_alloc(a, c->mt, npages, PROT_READ | PROT_WRITE))
 		return -1;
-	memset(a->p, 'x', a->len);
+	fill_bytes(a->p, 'x', a->len);
 	uffd = uffd_for_area(a, UFFD_FEATURE_RWP | features,
 			     UFFDIO_REGISTER_MODE_RWP);
 	if (uffd < 0)
@@ -330,8 +330,9 @@ int rwp_wake(const struct ctx *c)
 	CHECK_EQ(touch_start(&t2, a.p, true, 'w'), 0);
 	if (expect_touch_done(&t2, WAIT_MS, "a new write after the unprotect"))
 		return FAIL;
-	/* Had the unprotect woken it, it would have returned by now. */
-	CHECK(touch_wait(&t, -1, NULL, 50) == TOUCH_WAIT_TIMEOUT,
+	/* A wake in the unprotect would have made it runnable. */
+	CHECK(touch_asleep(&t) && touch_wait(&t, -1, NULL, 0) ==
+	      TOUCH_WAIT_TIMEOUT,
 	      "UFFDIO_RWPROTECT with DONTWAKE woke the faulting read");
 
 	CHECK_EQ(uffd_wake(uffd, a.p, a.len), 0);
@@ -482,7 +483,7 @@ int rwp_wp_exclusive(const struct ctx *c)
 		return SKIP;
 	if (area_alloc(&a, c->mt, 1, PROT_READ | PROT_WRITE))
 		return FAIL;
-	memset(a.p, 'x', a.len);
+	fill_bytes(a.p, 'x', a.len);
 	uffd = uffd_new(c->mt->missing_feature | uffd_wp_features(c->mt) |
 			UFFD_FEATURE_RWP);
 	SYS(uffd);

@@ -209,7 +209,7 @@ static int huge_area(const struct ctx *c, struct area *a, char fill)
 {
 	if (area_alloc(a, c->mt, 1, PROT_READ | PROT_WRITE))
 		return FAIL;
-	memset(a->p, fill, a->len);
+	fill_bytes(a->p, fill, a->len);
 	CHECK(thp_mapped_kib(a->p) == (long)(a->len >> 10),
 	      "the first touch did not map a huge PMD (smaps AnonHugePages %ld kB; vmstat thp_fault_alloc %lu, thp_fault_fallback %lu)",
 	      thp_mapped_kib(a->p), vmstat("thp_fault_alloc"),

@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -215,6 +216,49 @@ int uffd_for_area(const struct area *a, uint64_t features, uint64_t mode)
 }
 
 /*
+ * The kernel writes the bytes (process_vm_writev(2) to this process, one
+ * page of c as every source iovec), so that this process need not touch
+ * the pages. On UML every 4 KiB page a host process first touches costs
+ * the host a page-table walk of its own, and where the host is itself a
+ * paravirtualized guest (shadow page tables) about 6 us: memset() of a
+ * fresh 2 MiB took 3.3 ms in the guest, its page faults all served. The
+ * UML kernel writes through its own long-lived mapping of the memory.
+ * Falls back to memset() where the syscall fails (no CROSS_MEMORY_ATTACH).
+ */
+#define FILL_IOV 512
+
+void fill_bytes(void *p, char c, size_t len)
+{
+	static char page[4096];
+	struct iovec local[FILL_IOV], remote = { .iov_base = p };
+	size_t done = 0;
+	int i;
+
+	memset(page, c, sizeof(page));
+	for (i = 0; i < FILL_IOV; i++)
+		local[i] = (struct iovec){ page, sizeof(page) };
+	while (done < len) {
+		size_t n = len - done;
+		ssize_t ret;
+
+		if (n > sizeof(page) * FILL_IOV)
+			n = sizeof(page) * FILL_IOV;
+		remote.iov_base = (char *)p + done;
+		remote.iov_len = n;
+		/* Only the iovecs that n needs, the last one cut short. */
+		i = (n + sizeof(page) - 1) / sizeof(page);
+		local[i - 1].iov_len = n - (i - 1) * sizeof(page);
+		ret = process_vm_writev(getpid(), local, i, &remote, 1, 0);
+		local[i - 1].iov_len = sizeof(page);
+		if (ret <= 0)
+			break;
+		done += ret;
+	}
+	if (done < len)
+		memset((char *)p + done, c, len - done);
+}
+
+/*
  * Populated before use: on UML a page fault is a host signal and a round
  * trip to the UML kernel (60-80 us), while populating is about 0.5 us a
  * page; a hugetlb-sized source faulted in by memset() costs 30 ms. A
@@ -242,9 +286,9 @@ char *src_pages(size_t len, char c)
 	}
 	if (flags & MAP_FIXED)
 		madvise(p, len, MADV_HUGEPAGE);
-	/* Before 5.14 (no MADV_POPULATE_WRITE) memset() faults them in. */
+	/* Before 5.14 (no MADV_POPULATE_WRITE) the fill faults them in. */
 	madvise(p, len, MADV_POPULATE_WRITE);
-	memset(p, c, len);
+	fill_bytes(p, c, len);
 	return p;
 }
 
@@ -393,6 +437,7 @@ static void *toucher(void *arg)
 	sigjmp_buf jb;
 	char c = 1;
 
+	t->tid = syscall(SYS_gettid);
 	touch_install_handlers();
 	if (sigsetjmp(jb, 1) == 0) {
 		touch_jmp = &jb;
@@ -423,6 +468,33 @@ int touch_start(struct touch *t, void *addr, bool write, char val)
 	if (pipe2(t->done_pipe, O_CLOEXEC))
 		return -errno;
 	return -pthread_create(&t->thread, NULL, toucher, t);
+}
+
+char task_state(pid_t tid)
+{
+	char path[64], buf[256], *p;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/stat", (int)tid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	/* "tid (comm) S ...": comm may hold spaces and parentheses. */
+	p = strrchr(buf, ')');
+	return p && p[1] == ' ' ? p[2] : 0;
+}
+
+bool touch_asleep(const struct touch *t)
+{
+	char state = task_state(t->tid);
+
+	return state == 'S' || state == 'D';
 }
 
 int touch_wait(struct touch *t, int uffd, struct uffd_msg *msg,
@@ -850,13 +922,29 @@ long file_blocks(int fd)
 	return fstat(fd, &st) ? -errno : (long)st.st_blocks;
 }
 
+/*
+ * Eight bytes at a time: the checks read whole 2 MiB pages, and a byte loop
+ * took 0.6 ms a page in the guest, 6% of a check's host CPU time.
+ */
 bool all_bytes(const void *p, char c, size_t len)
 {
-	const char *s = p;
-	size_t i;
+	const unsigned char *s = p;
+	const uint64_t want = 0x0101010101010101ULL * (unsigned char)c;
+	size_t i = 0;
 
-	for (i = 0; i < len; i++)
-		if (s[i] != c)
+	for (; i < len && (uintptr_t)(s + i) % sizeof(uint64_t); i++)
+		if (s[i] != (unsigned char)c)
+			return false;
+	for (; i + 4 * sizeof(uint64_t) <= len; i += 4 * sizeof(uint64_t)) {
+		uint64_t w[4];
+
+		memcpy(w, s + i, sizeof(w));
+		if ((w[0] ^ want) | (w[1] ^ want) | (w[2] ^ want) |
+		    (w[3] ^ want))
+			return false;
+	}
+	for (; i < len; i++)
+		if (s[i] != (unsigned char)c)
 			return false;
 	return true;
 }

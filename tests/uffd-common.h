@@ -185,6 +185,8 @@ int uffd_rwprotect(int uffd, void *p, size_t len, bool on);
  * the whole area registered in mode. Returns the fd, or -1 after a diag.
  */
 int uffd_for_area(const struct area *a, uint64_t features, uint64_t mode);
+/* len bytes of c at p, written by the kernel where it can (see .c). */
+void fill_bytes(void *p, char c, size_t len);
 /* Anonymous, populated source buffer of len bytes of c for UFFDIO_COPY. */
 char *src_pages(size_t len, char c);
 
@@ -223,9 +225,18 @@ struct touch {
 	int signo;
 	int si_code;
 	void *fault_addr;
+	volatile pid_t tid;	/* the toucher thread's, once it runs */
 };
 
 int touch_start(struct touch *t, void *addr, bool write, char val);
+/* A thread's state in /proc/self/task/<tid>/stat (R, S, D...); 0: none. */
+char task_state(pid_t tid);
+/*
+ * Whether the toucher is asleep in the kernel (/proc state S or D): a wake
+ * makes it runnable at once, so a false right after an operation that
+ * must not wake it shows that it did, with no wait for it to finish.
+ */
+bool touch_asleep(const struct touch *t);
 /*
  * Waits for the toucher to finish or for a uffd message, whichever comes
  * first. Returns TOUCH_WAIT_DONE (t->state tells how it ended),

@@ -101,7 +101,7 @@ int wp_none_pte(const struct ctx *c)
 		return SKIP;
 	if (area_alloc(&a, c->mt, 4, PROT_READ | PROT_WRITE))
 		return FAIL;
-	memset(a.alias + a.ps, 'D', a.ps);
+	fill_bytes(a.alias + a.ps, 'D', a.ps);
 	map = map_fresh(&a, PROT_READ | PROT_WRITE);
 	SYS(map ? 0 : -1);
 	uffd = uffd_new(uffd_wp_features(c->mt));
