@@ -19,6 +19,10 @@
  *   uffd-missing the same write to memory registered for MISSING faults:
  *                the writer blocks, a handler thread reads the message,
  *                UFFDIO_COPY maps the page and wakes the writer
+ *   mapped-touch the same write to a page already mapped by the kernel
+ *                (MADV_POPULATE_WRITE): no guest fault; on UML what is
+ *                left is the host's first touch of the page by this
+ *                host process
  *   spawn        not a fault: posix_spawn() of this static program, which
  *                exits at once, and waitpid(), as tap-runner starts every
  *                scenario (on UML a new host process and the faults of
@@ -171,6 +175,27 @@ out:
 	return us;
 }
 
+/*
+ * The same stores to pages the kernel has already mapped: no guest fault.
+ * What is left is the host's side of a page that a process touches first.
+ */
+static long mapped_touch_round(size_t ps)
+{
+	char *p = fresh_pages(PAGES * ps);
+	long us = -1;
+
+	if (!p) {
+		diag("mmap: %s", strerror(errno));
+		return -1;
+	}
+	if (madvise(p, PAGES * ps, MADV_POPULATE_WRITE))
+		diag("MADV_POPULATE_WRITE: %s", strerror(errno));
+	else
+		us = touch_all(p, ps);
+	munmap(p, PAGES * ps);
+	return us;
+}
+
 /* Time of SPAWNS spawns in us, or -1 after saying why. */
 static long spawn_round(size_t ps)
 {
@@ -212,6 +237,7 @@ static const struct {
 } rows[] = {
 	{ "first-touch", first_touch_round, PAGES, "fault", "faults" },
 	{ "uffd-missing", uffd_missing_round, PAGES, "fault", "faults" },
+	{ "mapped-touch", mapped_touch_round, PAGES, "store", "stores" },
 	{ "spawn", spawn_round, SPAWNS, "process", "processes" },
 };
 
