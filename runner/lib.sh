@@ -77,6 +77,18 @@ matches() {	# matches <id> <comma-separated globs>
 	return 1
 }
 
+# mount_allows_exec DIR: DIR is a mount point of its own (the last one
+# mounted there counts) whose options do not say noexec. Reads
+# /proc/self/mountinfo in the shell, no exec.
+mount_allows_exec() {
+	found=
+	while read -r _ _ _ _ mnt opts _; do
+		[ "$mnt" = "$1" ] || continue
+		case ,$opts, in *,noexec,*) found=no ;; *) found=yes ;; esac
+	done </proc/self/mountinfo 2>/dev/null
+	[ "$found" = yes ]
+}
+
 # The tightest memory limit on this process's cgroup and its ancestors,
 # in KiB (v2 memory.max, v1 memory.limit_in_bytes). Fails when there is
 # none or none can be read.
