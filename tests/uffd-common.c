@@ -922,18 +922,15 @@ long file_blocks(int fd)
 	return fstat(fd, &st) ? -errno : (long)st.st_blocks;
 }
 
-/*
- * Eight bytes at a time: the checks read whole 2 MiB pages, and a byte loop
- * took 0.6 ms a page in the guest, 6% of a check's host CPU time.
- */
-bool all_bytes(const void *p, char c, size_t len)
+/* Eight bytes at a time: a byte loop took 0.6 ms per 2 MiB in the guest. */
+static bool all_bytes_here(const unsigned char *s, unsigned char c,
+			   size_t len)
 {
-	const unsigned char *s = p;
-	const uint64_t want = 0x0101010101010101ULL * (unsigned char)c;
+	const uint64_t want = 0x0101010101010101ULL * c;
 	size_t i = 0;
 
 	for (; i < len && (uintptr_t)(s + i) % sizeof(uint64_t); i++)
-		if (s[i] != (unsigned char)c)
+		if (s[i] != c)
 			return false;
 	for (; i + 4 * sizeof(uint64_t) <= len; i += 4 * sizeof(uint64_t)) {
 		uint64_t w[4];
@@ -944,9 +941,40 @@ bool all_bytes(const void *p, char c, size_t len)
 			return false;
 	}
 	for (; i < len; i++)
-		if (s[i] != (unsigned char)c)
+		if (s[i] != c)
 			return false;
 	return true;
+}
+
+/*
+ * A big range is read by the kernel (process_vm_readv(2) of this process)
+ * into one buffer, a chunk at a time, for the reason fill_bytes() writes:
+ * this process's first touch of each page the kernel filled costs the
+ * host more than the copy (the suite in the guest: 2.80 s -> 2.63 s).
+ * What the kernel does not read (a short or failed read) is read here.
+ */
+#define CHECK_CHUNK (256UL << 10)
+
+bool all_bytes(const void *p, char c, size_t len)
+{
+	static unsigned char *buf;
+	const unsigned char *s = p;
+	size_t done = 0;
+
+	if (len >= CHECK_CHUNK && !buf)
+		buf = malloc(CHECK_CHUNK);
+	while (buf && len - done >= CHECK_CHUNK) {
+		struct iovec local = { buf, CHECK_CHUNK };
+		struct iovec remote = { (void *)(s + done), CHECK_CHUNK };
+
+		if (process_vm_readv(getpid(), &local, 1, &remote, 1, 0) !=
+		    (ssize_t)CHECK_CHUNK)
+			break;
+		if (!all_bytes_here(buf, c, CHECK_CHUNK))
+			return false;
+		done += CHECK_CHUNK;
+	}
+	return all_bytes_here(s + done, c, len - done);
 }
 
 int reopen_fd(int fd, int flags)
