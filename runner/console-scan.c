@@ -146,6 +146,8 @@ static void scan_line(struct console_scan *s)
 			s->in_report = false;
 		if (!strcmp(l, "reboot: Power down"))
 			s->powered_down = true;
+		if (strstr(l, "Kernel panic - not syncing"))
+			s->panicked = true;
 		for (i = 0; i < sizeof(host_marks) / sizeof(host_marks[0]); i++)
 			if (!s->host_fault[0] && strstr(l, host_marks[i].mark))
 				snprintf(s->host_fault, sizeof(s->host_fault),

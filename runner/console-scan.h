@@ -56,6 +56,7 @@ struct console_scan {
 				/* whose Call Trace is not a crash */
 	char last_test[256];	/* last top-level result line */
 	bool powered_down;	/* the kernel said "reboot: Power down" */
+	bool panicked;		/* it said "Kernel panic - not syncing" */
 	const struct known_list *known;	/* NULL: none */
 	int known_failed;	/* results turned into TODO */
 	char known_ids[256];	/* their names, space-separated */

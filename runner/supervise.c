@@ -321,6 +321,7 @@ struct guest {
 	long grace;		/* exited: read what is left until then */
 	long eof_ms, exit_ms;	/* when its console closed, when it exited */
 	bool killed;		/* still running after the exit grace: SIGKILLed */
+	long panic_ms;		/* when its kernel said it panicked, or 0 */
 	int status;
 	FILE *console;
 	struct console_scan scan;
@@ -479,9 +480,9 @@ static void guest_done(struct guest *g)
  * After its console closes, UML still cleans up (exitcalls, killing its
  * host processes, unmapping its memory), which on a host where page-table
  * updates are slow has taken more than 2 s: wait for it as long as
- * exit_grace_ms, so that its status is its own. Then kill what is left;
- * the session's other processes (UML's helpers) die with it. Every guest
- * is stopped before any is reaped.
+ * exit_grace_ms (from its panic, if it panicked), so that its status is
+ * its own. Then kill what is left; the session's other processes (UML's
+ * helpers) die with it. Every guest is stopped before any is reaped.
  */
 static long exit_grace_ms = 30000;
 
@@ -494,7 +495,9 @@ static void guest_stop(struct guest *g, bool wait_exit)
 		g->eof_ms = now_ms();
 	}
 	if (!g->exit_ms && wait_exit) {
-		long left = g->eof_ms + exit_grace_ms - now_ms();
+		/* A panicked kernel's grace began with its panic. */
+		long from = g->panic_ms ? g->panic_ms : g->eof_ms;
+		long left = from + exit_grace_ms - now_ms();
 
 		if (poll(&p, 1, left > 0 ? left : 0) == 1)
 			g->exit_ms = now_ms();
@@ -720,6 +723,23 @@ int main(int argc, char **argv)
 			}
 			if (g->grace && g->out >= 0 && g->grace - now < wait)
 				wait = g->grace - now;
+			/*
+			 * A panicked kernel is done. UML has been seen to
+			 * print its panic and then neither exit nor close
+			 * the console (a zombie leader with live threads):
+			 * past the exit grace that is a crash, not a hang.
+			 */
+			if (g->out >= 0 && g->panic_ms) {
+				long left = g->panic_ms + exit_grace_ms - now;
+
+				if (left <= 0) {
+					guest_done(g);
+					g->eof_ms = now;
+					live--;
+				} else if (left < wait) {
+					wait = left;
+				}
+			}
 			p[2 * i] = (struct pollfd){ .fd = g->out, .events = POLLIN };
 			p[2 * i + 1] = (struct pollfd){
 				.fd = g->grace ? -1 : g->pidfd, .events = POLLIN };
@@ -745,6 +765,8 @@ int main(int argc, char **argv)
 				g->eof_ms = now_ms();
 				live--;
 			}
+			if (g->scan.panicked && !g->panic_ms)
+				g->panic_ms = now_ms();
 			if (boot_ms < 0 && g->scan.started)
 				boot_ms = now_ms() - start;
 		}

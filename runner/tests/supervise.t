@@ -40,7 +40,7 @@ case_() {
 }
 
 echo "TAP version 13"
-echo "1..80"
+echo "1..83"
 case_ clean clean.log 0 10 0 "pass: 24 ok, 9 skipped"
 case_ fail fail.log 1 10 1 "fail: 1 of 24 not ok"
 case_ panic panic.log 134 10 1 "crash: Kernel panic - not syncing: Attempted to kill init"
@@ -53,6 +53,20 @@ case_ hang hang.log hang 2 1 "hang: guest still running after 2s, last TAP line:
 # Whatever the hung guest started is gone with its session.
 sleep_left=$(ps -eo args | grep -c "^sleep 300$")
 ok $([ "$sleep_left" = 0 ]; echo $?) "hang: the guest's session was killed" "$sleep_left left"
+
+# A kernel that printed its panic is done even if UML then neither exits
+# nor closes its console (seen: a zombie leader with live threads): a
+# crash once the exit grace has passed, not a hang at the timeout.
+root=$work/panic-stuck
+t0=$(date +%s)
+"$SUP" -q -x 1 -t 60 -o "$root" -- sh -c "cat '$LOGS/panic.log'; exec sleep 300" 2>/dev/null
+rc=$? took=$(($(date +%s) - t0))
+verdict=$(cat "$root/latest/verdict" 2>/dev/null)
+ok $([ "$rc" = 1 ] && [ "$verdict" = "crash: Kernel panic - not syncing: Attempted to kill init! exitcode=0x00000000" ]; echo $?) \
+	"panic-stuck: exit status 1, the panic's verdict" "got $rc, '$verdict'"
+ok $([ "$took" -lt 10 ]; echo $?) "panic-stuck: over after the 1 s exit grace, not the 60 s timeout" "took $took s"
+cmp -s "$LOGS/panic.log" "$root/latest/console.log"
+ok $? "panic-stuck: console.log kept byte for byte"
 
 # The host process outlives its kernel: after "reboot: Power down" and the
 # console closing, UML still tears itself down, which took over 2 s on a
