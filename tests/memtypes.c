@@ -192,10 +192,8 @@ int mem_memfd(const struct mem_type *mt, size_t size)
 /*
  * Writes through a temporary shared mapping: hugetlbfs has no write(), and
  * the mapping is gone before the caller may want to add F_SEAL_WRITE.
- * Populated for write: UML maps a clean pte read-only in the host, so the
- * first store to each 4 KiB page would be a host fault (about 150 us; 80 ms
- * for a 2 MiB source). MADV_POPULATE_WRITE is 5.14+; without it the fill
- * faults as usual. fill_bytes() has the kernel write, not this process.
+ * fill_bytes() has the kernel write, not this process, and fault the
+ * pages in.
  */
 int mem_fill_file(int fd, off_t off, size_t len, char c)
 {
@@ -203,7 +201,6 @@ int mem_fill_file(int fd, off_t off, size_t len, char c)
 
 	if (p == MAP_FAILED)
 		return -errno;
-	madvise(p, len, MADV_POPULATE_WRITE);
 	fill_bytes(p, c, len);
 	munmap(p, len);
 	return 0;

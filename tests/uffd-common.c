@@ -222,8 +222,13 @@ int uffd_for_area(const struct area *a, uint64_t features, uint64_t mode)
  * the host a page-table walk of its own, and where the host is itself a
  * paravirtualized guest (shadow page tables) about 6 us: memset() of a
  * fresh 2 MiB took 3.3 ms in the guest, its page faults all served. The
- * UML kernel writes through its own long-lived mapping of the memory.
- * Falls back to memset() where the syscall fails (no CROSS_MEMORY_ATTACH).
+ * UML kernel writes through its own long-lived mapping of the memory,
+ * and the write faults the pages in itself (a THP where the range may
+ * have one). Falls back to memset() where the syscall fails (no
+ * CROSS_MEMORY_ATTACH), the rest populated first: on UML a page fault is
+ * a host signal and a round trip to the UML kernel (60-80 us), populating
+ * about 0.5 us a page (MADV_POPULATE_WRITE, 5.14+; before, memset()
+ * faults as usual).
  */
 #define FILL_IOV 512
 
@@ -254,18 +259,18 @@ void fill_bytes(void *p, char c, size_t len)
 			break;
 		done += ret;
 	}
-	if (done < len)
+	if (done < len) {
+		madvise((char *)p + done, len - done, MADV_POPULATE_WRITE);
 		memset((char *)p + done, c, len - done);
+	}
 }
 
 /*
- * Populated before use: on UML a page fault is a host signal and a round
- * trip to the UML kernel (60-80 us), while populating is about 0.5 us a
- * page; a hugetlb-sized source faulted in by memset() costs 30 ms. A
- * source of whole PMDs is PMD-aligned and MADV_HUGEPAGE as well: where
- * the kernel gives it a THP, UML maps it to the host with one mmap()
- * instead of one per 4 KiB page (512 for a 2 MiB hugetlb page). Where it
- * cannot (no THP, no free PMD), it is made of small pages as before.
+ * Filled by fill_bytes(), which faults the pages in. A source of whole
+ * PMDs is PMD-aligned and MADV_HUGEPAGE: where the kernel gives it a THP,
+ * UML maps it to the host with one mmap() instead of one per 4 KiB page
+ * (512 for a 2 MiB hugetlb page). Where it cannot (no THP, no free PMD),
+ * it is made of small pages as before.
  */
 #define SRC_PMD_SIZE (2UL << 20)
 
@@ -286,8 +291,6 @@ char *src_pages(size_t len, char c)
 	}
 	if (flags & MAP_FIXED)
 		madvise(p, len, MADV_HUGEPAGE);
-	/* Before 5.14 (no MADV_POPULATE_WRITE) the fill faults them in. */
-	madvise(p, len, MADV_POPULATE_WRITE);
 	fill_bytes(p, c, len);
 	return p;
 }
