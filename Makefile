@@ -25,7 +25,7 @@ ifeq ($(MAKE_RESTARTS),)
 # is read but not acted on until the restart.
 $(STATUS): FORCE
 	@mkdir -p out; rm -f $@.err; \
-	UFFD_UML_ERRFILE=$(CURDIR)/$@.err ./runner/$(GOAL); rc=$$?; \
+	UFFD_UML_ERRFILE="$(CURDIR)/$@.err" ./runner/$(GOAL); rc=$$?; \
 	if [ $$rc = 1 ] && [ -s $@.err ]; then cat $@.err >&2; rm -f $@.err; fi; \
 	{ echo "GOAL_RC := $$rc"; \
 	  [ -s $@.err ] && printf 'GOAL_ERR := %s\n' "$$(sed 's/[$$]/$$$$/g; s/#/\\#/g' $@.err)"; true; } >$@

@@ -144,6 +144,15 @@ fi
 KVER=${KVER:-7.3}
 CACHE=${UFFD_UML_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/uffd-uml}
 OUT=${OUT:-$TOP/out}
+# A blank in these paths would be split by make and by these scripts,
+# and Kbuild refuses one in its trees ("source directory cannot contain
+# spaces or colons"): one line here rather than errors further on.
+case $TOP in *[[:space:]]*)
+	die $EXIT_SETUP "the checkout's path has a blank in it ('$TOP'): make and these scripts cannot work there; clone it to a path without one" ;;
+esac
+case $CACHE$OUT in *[[:space:]]*)
+	die $EXIT_SETUP "UFFD_UML_CACHE ('$CACHE') or OUT ('$OUT') has a blank in it, which Kbuild and these scripts cannot take: choose a path without one" ;;
+esac
 # JOBS (kernel build parallelism) defaults to nproc in uml-kernel/build.
 BUSYBOX=${BUSYBOX:-/bin/busybox}
 MUSL_CC=${MUSL_CC:-musl-gcc}

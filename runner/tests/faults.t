@@ -32,7 +32,7 @@ fault() {
 }
 
 echo "TAP version 13"
-echo "1..56"
+echo "1..58"
 
 # A scenario that never returns: its timeout, and the rest still runs.
 fault timeout 1 "fail: 1 of 3 not ok" T=hang,pass SCENARIO_TIMEOUT=2
@@ -211,6 +211,17 @@ interrupt() {	# interrupt <INT|TERM> <group|make> [guests]
 interrupt INT group
 interrupt TERM make
 interrupt TERM make 2
+
+# A checkout or cache path with a blank: one line, exit 2, before any work.
+git clone -q "$TOP" "$work/with blank" 2>/dev/null
+make -s -C "$work/with blank" check >"$work/blank.out" 2>&1
+rc=$?
+ok "$(test $rc = 2 && grep -q "uffd-uml: the checkout's path has a blank in it" "$work/blank.out"; echo $?)" \
+	"a checkout path with a blank: exit 2, one line" "got $rc: $(tail -n1 "$work/blank.out")"
+UFFD_UML_CACHE="$work/a cache" "$TOP/runner/check" >"$work/blank.out" 2>&1
+rc=$?
+ok "$(test $rc = 2 && grep -q "uffd-uml: UFFD_UML_CACHE ('$work/a cache') or OUT" "$work/blank.out" && test ! -e "$work/a cache"; echo $?)" \
+	"a UFFD_UML_CACHE with a blank: exit 2, one line, nothing made" "got $rc: $(tail -n1 "$work/blank.out")"
 
 # Nothing of ours is left: no guest, nothing in TMPDIR.
 sleep 0.5
