@@ -49,7 +49,7 @@ static int collapse(void *p, size_t len)
  */
 int thp_collapse(const struct ctx *c)
 {
-	size_t ps = sysconf(_SC_PAGESIZE), i;
+	size_t ps = sysconf(_SC_PAGESIZE);
 	struct area a;
 	int uffd, ret;
 
@@ -57,10 +57,10 @@ int thp_collapse(const struct ctx *c)
 		return FAIL;
 	/* 4 KiB pages first, page 3 a hole. */
 	SYS(madvise(a.p, a.len, MADV_NOHUGEPAGE));
-	for (i = 0; i < a.len; i += ps)
-		if (i != 3 * ps)
-			memset(a.p + i, 'C', ps);
+	fill_bytes(a.p, 'C', 3 * ps);
+	fill_bytes(a.p + 4 * ps, 'C', a.len - 4 * ps);
 	CHECK_EQ(thp_mapped_kib(a.p), 0);
+	CHECK_EQ(pagemap_entry(a.p + 3 * ps) & PM_PRESENT, 0);
 
 	uffd = uffd_new(0);
 	SYS(uffd);
