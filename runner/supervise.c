@@ -612,6 +612,17 @@ static void guest_reap(struct guest *g)
 	close(g->in);
 }
 
+/*
+ * Reaps the orphans that came to us as subreaper. Only once every guest
+ * is reaped (a guest's own status must not be taken here) and their
+ * groups are dead (group_alive()), so the zombies are all there already.
+ */
+static void reap_orphans(void)
+{
+	while (waitpid(-1, NULL, WNOHANG) > 0)
+		;
+}
+
 int main(int argc, char **argv)
 {
 	const char *root = "out/results", *physmem = NULL, *source = NULL;
@@ -685,6 +696,12 @@ int main(int argc, char **argv)
 	prctl(PR_SET_PDEATHSIG, SIGTERM);
 	if (getppid() == 1)
 		die("parent exited before the guest started");
+	/*
+	 * UML's host processes that outlive it (a UML killed, or ended by
+	 * a panic) come to us rather than to PID 1, which in a container
+	 * may never reap them; reap_orphans() does at the end.
+	 */
+	prctl(PR_SET_CHILD_SUBREAPER, 1);
 
 	make_run_dir(root, run, sizeof(run));
 	run_out.tap = open_in(run, "tap.txt");
@@ -782,6 +799,7 @@ int main(int argc, char **argv)
 		if (run_out.nr_guests > 1)
 			pending_flush(&guests[i]);
 	}
+	reap_orphans();
 	/*
 	 * Each guest plans only what it ran; the run's plan is what the
 	 * caller expects, so that a guest that stopped early is incomplete.

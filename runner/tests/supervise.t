@@ -40,7 +40,7 @@ case_() {
 }
 
 echo "TAP version 13"
-echo "1..83"
+echo "1..84"
 case_ clean clean.log 0 10 0 "pass: 24 ok, 9 skipped"
 case_ fail fail.log 1 10 1 "fail: 1 of 24 not ok"
 case_ panic panic.log 134 10 1 "crash: Kernel panic - not syncing: Attempted to kill init"
@@ -99,6 +99,27 @@ LOGS=$work exit_case killed-before-power-down no-power-down.log 'kill -SEGV $$' 
 LOGS=$work exit_case sigkill-before-power-down no-power-down.log 'kill -KILL $$' 10 2 \
 	"host: UML (guest 1) was killed with SIGKILL from outside supervise before powering down"
 exit_case fail-then-slow-exit fail.log "sleep 2" 0.5 1 "fail: 1 of 24 not ok"
+# UML's host processes outlive a UML that is killed or panics; supervise,
+# a subreaper, reaps them. Here under a parent that is a subreaper too and
+# reaps nothing (a container's PID 1 may not), which would keep them as
+# zombies: the stand-in forks a child and dies of SIGSEGV.
+root=$work/orphans
+zombies=$(perl -e '
+	syscall(157, 36, 1) == 0 or die "prctl: $!";	# PR_SET_CHILD_SUBREAPER
+	$SIG{CHLD} = "DEFAULT";
+	defined(my $pid = fork) or die;
+	exec @ARGV unless $pid;
+	1 while waitpid($pid, 0) == 0;
+	my $n = 0;
+	for (glob "/proc/[0-9]*/stat") {
+		open my $f, "<", $_ or next;
+		my @s = split / /, scalar(<$f>) =~ s/^.*\) //r;
+		$n++ if $s[0] eq "Z" && $s[1] == $$;
+	}
+	print $n;' -- "$SUP" -q -x 1 -t 10 -o "$root" -- \
+	sh -c "cat '$LOGS/panic.log'; sleep 300 & sleep 0.2; kill -SEGV \$\$" 2>/dev/null)
+ok $([ "$zombies" = 0 ]; echo $?) "orphans: the guest's orphaned host process reaped, no zombie left" "got $zombies"
+
 # Two guests: the second one's slow exit speaks for the run.
 root=$work/merged-slow-exit
 "$SUP" -q -j 2 -x 0.5 -t 20 -o "$root" -- sh -c "
