@@ -33,6 +33,11 @@ all: $(OUT)/rootfs.cpio $(HOST)/supervise
 guest: $(GUEST)/init $(GUEST)/uffd-scenarios $(GUEST)/tap-runner $(GUEST)/fault-inject $(GUEST)/fault-cost
 host: $(HOST)/supervise
 
+# runner/bench's probe of the host (not part of a check).
+$(HOST)/host-remap: tests/bench/host-remap.c
+	@mkdir -p $(@D)
+	$(CC) $(HOST_CFLAGS) -o $@ $<
+
 $(GUEST)/uffd-scenarios: $(SCENARIO_SRC) $(SCENARIO_HDR) $(BUILT_FOR)
 	@mkdir -p $(@D)
 	$(MUSL_CC) $(GUEST_CFLAGS) -o $@ $(SCENARIO_SRC)
