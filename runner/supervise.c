@@ -507,6 +507,22 @@ static void guest_stop(struct guest *g, bool wait_exit)
 }
 
 /*
+ * When to stop reading guest g's console though it is still open, or 0:
+ * a second after its process exited (its helpers may hold the pipe), or
+ * exit_grace_ms after its kernel panicked. UML has been seen to print its
+ * panic and then neither exit nor close the console (a zombie leader with
+ * live threads): a panicked kernel is done, a crash, not a hang.
+ */
+static long console_deadline(const struct guest *g)
+{
+	long until = g->grace;
+
+	if (g->panic_ms && (!until || g->panic_ms + exit_grace_ms < until))
+		until = g->panic_ms + exit_grace_ms;
+	return until;
+}
+
+/*
  * How guest g's host process ended, for the verdict when the kernel in it
  * had powered down cleanly: the signal, whether it was ours, and how long
  * after the console closed.
@@ -732,31 +748,15 @@ int main(int argc, char **argv)
 		for (i = 0; i < run_out.nr_guests; i++) {
 			struct guest *g = &guests[i];
 
-			/* The guest's helpers may hold the pipe after it exits. */
-			if (g->out >= 0 && g->grace && now >= g->grace) {
+			long until = console_deadline(g);
+
+			if (g->out >= 0 && until && now >= until) {
 				guest_done(g);
 				g->eof_ms = now;
 				live--;
 			}
-			if (g->grace && g->out >= 0 && g->grace - now < wait)
-				wait = g->grace - now;
-			/*
-			 * A panicked kernel is done. UML has been seen to
-			 * print its panic and then neither exit nor close
-			 * the console (a zombie leader with live threads):
-			 * past the exit grace that is a crash, not a hang.
-			 */
-			if (g->out >= 0 && g->panic_ms) {
-				long left = g->panic_ms + exit_grace_ms - now;
-
-				if (left <= 0) {
-					guest_done(g);
-					g->eof_ms = now;
-					live--;
-				} else if (left < wait) {
-					wait = left;
-				}
-			}
+			if (g->out >= 0 && until && until - now < wait)
+				wait = until - now;
 			p[2 * i] = (struct pollfd){ .fd = g->out, .events = POLLIN };
 			p[2 * i + 1] = (struct pollfd){
 				.fd = g->grace ? -1 : g->pidfd, .events = POLLIN };
