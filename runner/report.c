@@ -214,6 +214,9 @@ int report_write(const char *run, const struct report_info *info)
 	fputs(", \"source\": ", out);
 	json_str(out, info->source ? info->source : "");
 	fprintf(out, ", \"userspace\": \"%s\", \"cpus\": %d },\n", userspace, cpus);
+	fputs("  \"host\": { \"physmem\": ", out);
+	json_str(out, info->physmem ? info->physmem : "");
+	fputs(" },\n", out);
 	fprintf(out, "  \"durations_ms\": { \"wall\": %ld, \"boot\": %ld, \"scenarios\": %ld, \"exit\": %ld }\n}\n",
 		info->wall_ms, info->boot_ms, t.scenarios_ms, info->exit_ms);
 	fclose(out);

@@ -15,6 +15,7 @@ struct report_info {
 	long boot_ms;		/* guest start to its TAP header, -1 if none */
 	long exit_ms;		/* console closed to process gone (the slowest */
 				/* guest), -1 if one had to be killed */
+	const char *physmem;	/* where UML's memory file was, or NULL */
 };
 
 /* Reads <run>/tap.txt and <run>/console.log; 0 on success. */

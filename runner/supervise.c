@@ -32,13 +32,16 @@
 #include <string.h>
 #include <ftw.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/personality.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include <linux/magic.h>
 
 #include "console-scan.h"
 #include "report.h"
@@ -96,6 +99,92 @@ static void check_physmem_dir(const char *dir)
 		    dir);
 	munmap(p, 4096);
 	close(fd);
+}
+
+/*
+ * -H: each UML guest's memory file on a tmpfs of its own, mounted with
+ * huge=always on its uml_dir in a private mount namespace, where the
+ * physmem directory is a tmpfs too (guest memory is RAM either way; the
+ * mount is never seen outside and goes with the guest). The host then
+ * backs guest memory with 2 MiB pages (Documentation/admin-guide/mm/
+ * transhuge.rst, "huge=" of tmpfs) and maps a guest huge page into a UML
+ * host process with one PMD instead of 512 PTEs. Needs CAP_SYS_ADMIN or
+ * an unprivileged user namespace; without them (a container's default),
+ * or on another file system, the file stays in the physmem directory.
+ */
+static bool huge_tmpfs;		/* the namespace is ours: mount per guest */
+static long huge_size_kib;	/* each guest's tmpfs: its share of the free */
+
+static bool write_proc(const char *path, const char *s)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	bool ok = fd >= 0 && write(fd, s, strlen(s)) == (ssize_t)strlen(s);
+
+	if (fd >= 0)
+		close(fd);
+	return ok;
+}
+
+/* A user namespace of our own that maps us to ourselves, and its mounts. */
+static bool own_user_ns(uid_t uid, gid_t gid)
+{
+	char map[64];
+
+	if (unshare(CLONE_NEWUSER | CLONE_NEWNS) ||
+	    !write_proc("/proc/self/setgroups", "deny"))
+		return false;
+	snprintf(map, sizeof(map), "%u %u 1", uid, uid);
+	if (!write_proc("/proc/self/uid_map", map))
+		return false;
+	snprintf(map, sizeof(map), "%u %u 1", gid, gid);
+	return write_proc("/proc/self/gid_map", map);
+}
+
+/* Our own mount namespace (mount_namespaces(7)), or false as we were. */
+static bool private_mounts(void)
+{
+	uid_t uid = geteuid();
+	gid_t gid = getegid();
+
+	if (unshare(CLONE_NEWNS)) {
+		/*
+		 * Not privileged. Tried in a child first: a process left in a
+		 * user namespace without a map cannot create a file.
+		 */
+		pid_t pid = fork();
+		int status;
+
+		if (!pid)
+			_exit(!own_user_ns(uid, gid));
+		if (pid < 0 || waitpid(pid, &status, 0) != pid || status)
+			return false;
+		if (!own_user_ns(uid, gid))
+			die("cannot enter a user namespace of our own: %s",
+			    strerror(errno));
+	}
+	/* What we mount must not propagate back to the host's namespace. */
+	return !mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL);
+}
+
+static void huge_tmpfs_setup(const char *physmem, int nr_guests)
+{
+	struct statfs fs;
+
+	if (!physmem || statfs(physmem, &fs) || fs.f_type != TMPFS_MAGIC)
+		return;
+	huge_size_kib = fs.f_bavail * (fs.f_bsize / 1024) / nr_guests;
+	huge_tmpfs = huge_size_kib > 0 && private_mounts();
+}
+
+/* Mounts a guest's tmpfs on its uml_dir; false to leave that as it is. */
+static bool huge_tmpfs_mount(const char *dir)
+{
+	char opts[64];
+
+	snprintf(opts, sizeof(opts), "huge=always,size=%ldk,mode=0700",
+		 huge_size_kib);
+	return huge_tmpfs &&
+	       !mount("uffd-uml", dir, "tmpfs", MS_NOSUID | MS_NODEV, opts);
 }
 
 static void make_run_dir(const char *root, char *run, size_t len)
@@ -288,7 +377,7 @@ static void usage(void)
 	fprintf(stderr,
 		"usage: supervise [-t timeout-s] [-o results-root] [-m physmem-dir] [-s source]\n"
 		"                 [-j guests [-n results]] [-x exit-grace-s] [-k known-file]\n"
-		"                 [-u [-S swap-MiB] [-c vcpus]] [-w] [-q] -- command...\n"
+		"                 [-u [-S swap-MiB] [-c vcpus] [-H]] [-w] [-q] -- command...\n"
 		"  -j  run that many guests as one run, each with UFFD_SHARD=i/N appended,\n"
 		"      taking scenario indices from one queue on its stdin\n"
 		"  -n  the results those guests must report in all (else incomplete)\n"
@@ -298,6 +387,8 @@ static void usage(void)
 		"  -u  the command is UML: give it a private uml_dir, removed afterwards\n"
 		"  -S  give each UML guest a swap device of that size (ubd0, sparse)\n"
 		"  -c  each UML guest has that many vCPUs: pin it to as many host CPUs\n"
+		"  -H  where the physmem directory is a tmpfs, give each UML guest a\n"
+		"      tmpfs of its own with huge=always, in a private mount namespace\n"
 		"  -w  a WARN in the console is not a crash\n");
 	exit(2);
 }
@@ -326,6 +417,7 @@ struct guest {
 	FILE *console;
 	struct console_scan scan;
 	char uml_dir[PATH_MAX];
+	bool own_tmpfs;		/* uml_dir is its tmpfs (-H) */
 	char *pending;		/* diagnostics waiting for their result */
 	size_t pending_len;
 };
@@ -426,6 +518,9 @@ static void guest_start(struct guest *g, char **argv, int argc,
 	if (uml) {
 		make_uml_dir(g->uml_dir, sizeof(g->uml_dir),
 			     physmem ? physmem : getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+		g->own_tmpfs = huge_tmpfs_mount(g->uml_dir);
+		if (g->own_tmpfs)
+			physmem = g->uml_dir;
 		if (asprintf(&av[n++], "uml_dir=%s", g->uml_dir) < 0)
 			die("out of memory");
 		if (swap_mib > 0)
@@ -622,7 +717,9 @@ static void guest_reap(struct guest *g)
 	waitpid(g->pid, &g->status, 0);
 	for (deadline = now_ms() + 2000; group_alive(g->pid) && now_ms() < deadline;)
 		usleep(10000);
-	if (g->uml_dir[0])
+	if (g->own_tmpfs && !umount2(g->uml_dir, MNT_DETACH))
+		rmdir(g->uml_dir);
+	else if (g->uml_dir[0])
 		nftw(g->uml_dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
 	fclose(g->console);
 	close(g->in);
@@ -645,13 +742,14 @@ int main(int argc, char **argv)
 	long start, boot_ms = -1, deadline, oom_before;
 	int timeout_s = 300, opt, live, i, rc, expect = -1;
 	bool quiet = false, hung = false, uml = false, allow_warn = false;
+	bool huge = false;
 	char run[PATH_MAX], verdict[512];
 	struct guest guests[MAX_GUESTS] = { 0 };
 	struct console_scan all;
 	FILE *vf;
 
 	run_out.nr_guests = 1;
-	while ((opt = getopt(argc, argv, "t:o:m:s:j:n:x:k:uS:c:wq")) != -1) {
+	while ((opt = getopt(argc, argv, "t:o:m:s:j:n:x:k:uS:c:Hwq")) != -1) {
 		switch (opt) {
 		case 't':
 			timeout_s = atoi(optarg);
@@ -690,6 +788,9 @@ int main(int argc, char **argv)
 			if (vcpus < 1)
 				usage();
 			break;
+		case 'H':
+			huge = true;
+			break;
 		case 'w':
 			allow_warn = true;
 			break;
@@ -705,6 +806,9 @@ int main(int argc, char **argv)
 		usage();
 	if (physmem)
 		check_physmem_dir(physmem);
+	/* Before PR_SET_PDEATHSIG: entering a user namespace clears it. */
+	if (huge && uml)
+		huge_tmpfs_setup(physmem, run_out.nr_guests);
 	/*
 	 * Killed with our parent: a make killed by SIGTERM passes it to the
 	 * recipe's shell only, and the guest must not outlive them.
@@ -848,8 +952,11 @@ int main(int argc, char **argv)
 	fclose(vf);
 	{
 		struct report_info info = { verdict, rc, source,
-					    now_ms() - start, boot_ms, 0 };
+					    now_ms() - start, boot_ms, 0,
+					    physmem };
 
+		if (guests[0].own_tmpfs)
+			info.physmem = "a tmpfs per guest, huge=always";
 		/* The slowest exit; -1 if a guest had to be killed. */
 		for (i = 0; i < run_out.nr_guests; i++) {
 			long ms = guests[i].exit_ms - guests[i].eof_ms;

@@ -13,6 +13,11 @@ ok() {	# ok <condition-status> <name> [diagnostic]
 	fi
 }
 
+skip() {	# skip <name> <reason>
+	n=$((n + 1))
+	echo "ok $n $1 # SKIP $2"
+}
+
 skip_all() {	# skip_all <reason>: the whole file is skipped
 	echo "1..0 # SKIP $1"
 	exit 0
