@@ -121,9 +121,15 @@ static void write_junit(FILE *in, FILE *out, struct tally *t)
 			fputs("</system-out>\n", c);
 		}
 		fputs("  </testcase>\n", c);
-		rewind(d);
-		dlen = 0;
-		diag[0] = '\0';
+		/*
+		 * A new stream for the next result's diagnostics: a rewound
+		 * one keeps the tail of a longer text after a shorter one, as
+		 * glibc writes no NUL at the position of a flush.
+		 */
+		fclose(d);
+		free(diag);
+		diag = NULL;
+		d = open_memstream(&diag, &dlen);
 	}
 	fclose(d);
 	fclose(c);

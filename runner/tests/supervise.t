@@ -40,7 +40,7 @@ case_() {
 }
 
 echo "TAP version 13"
-echo "1..87"
+echo "1..88"
 case_ clean clean.log 0 10 0 "pass: 24 ok, 9 skipped"
 case_ fail fail.log 1 10 1 "fail: 1 of 24 not ok"
 case_ panic panic.log 134 10 1 "crash: Kernel panic - not syncing: Attempted to kill init"
@@ -208,6 +208,15 @@ rc=$?
 case $(cat "$root/latest/verdict") in "incomplete: "*" of 12 results"*) v=$rc ;; *) v=0 ;; esac
 ok $([ "$v" = 1 ]; echo $?) \
 	"queue: a guest that stops early leaves the run incomplete" "got $rc, $(cat "$root/latest/verdict")"
+# Each junit.xml testcase holds its own diagnostics and nothing of the
+# longer ones before it.
+root=$work/junit-diag
+"$SUP" -q -t 10 -o "$root" -- sh -c 'printf "%s\n" "TAP version 13" \
+	"# the first result says a good deal more than the second" "ok 1 first" \
+	"# short" "not ok 2 second" "1..2"' 2>/dev/null
+got=$(perl -0ne 'print $1 if /<failure[^>]*>(.*?)<\/failure>/s' "$root/latest/junit.xml")
+ok $([ "$got" = "# short" ]; echo $?) "junit.xml: a failure's text is its own diagnostics" "got '$got'"
+
 # -H: the guest's memory file on a tmpfs of its own (huge=always), in a
 # mount namespace of supervise's: seen by the guest, not by the host,
 # gone with it. Where the host allows no namespace (a container), the
