@@ -736,6 +736,43 @@ static void reap_orphans(void)
 		;
 }
 
+/*
+ * Where each guest was when the run hung: the id of its last result,
+ * after which came the scenario that hangs (a guest's own numbers are
+ * not the run's, so ids, not lines).
+ */
+static void hang_where(const struct guest *guests, int n, char *buf,
+		       size_t len)
+{
+	size_t used = 0;
+	int i;
+
+	for (i = 0; i < n && used < len; i++) {
+		const struct console_scan *s = &guests[i].scan;
+		const char *id = s->last_test;
+		char who[32] = "";
+		int idlen;
+
+		if (n > 1)
+			snprintf(who, sizeof(who), " guest %d:", guests[i].nr);
+		id += strncmp(id, "not ok ", 7) ? 3 : 7;
+		id += strspn(id, "0123456789 ");
+		idlen = strcspn(id, " ");
+		if (!s->last_test[0])
+			used += snprintf(buf + used, len - used,
+					 "%s%s before its first result",
+					 i ? ";" : ",", who);
+		else if (s->plan >= 0 && s->results >= s->plan)
+			used += snprintf(buf + used, len - used,
+					 "%s%s after its last result, %.*s",
+					 i ? ";" : ",", who, idlen, id);
+		else
+			used += snprintf(buf + used, len - used,
+					 "%s%s in the scenario after %.*s",
+					 i ? ";" : ",", who, idlen, id);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	const char *root = "out/results", *physmem = NULL, *source = NULL;
@@ -923,10 +960,12 @@ int main(int argc, char **argv)
 			 (int)interrupted);
 		rc = 128 + interrupted;
 	} else if (hung && !all.host_fault[0] && !oom_kills_since(oom_before)) {
+		char where[400] = "";
+
+		hang_where(guests, run_out.nr_guests, where, sizeof(where));
 		snprintf(verdict, sizeof(verdict),
-			 "hang: guest still running after %ds%s%s", timeout_s,
-			 all.last_test[0] ? ", last TAP line: " : "",
-			 all.last_test);
+			 "hang: guest still running after %ds%s", timeout_s,
+			 where);
 		rc = 1;
 	} else {
 		char note[256] = "";

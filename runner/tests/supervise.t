@@ -40,7 +40,7 @@ case_() {
 }
 
 echo "TAP version 13"
-echo "1..88"
+echo "1..89"
 case_ clean clean.log 0 10 0 "pass: 24 ok, 9 skipped"
 case_ fail fail.log 1 10 1 "fail: 1 of 24 not ok"
 case_ panic panic.log 134 10 1 "crash: Kernel panic - not syncing: Attempted to kill init"
@@ -48,7 +48,7 @@ case_ sysrq sysrq-crash.log 134 10 1 "crash: Kernel panic - not syncing: sysrq t
 case_ bug bug.log 134 10 1 "crash: BUG: failure at arch/um/kernel/trap.c"
 case_ warn warn.log 0 10 1 "crash: WARNING: CPU: 0 PID: 41"
 case_ oom oom.log 1 10 1 "fail: 1 of 3 not ok (guest ran out of memory: Out of memory: Killed process 25"
-case_ hang hang.log hang 2 1 "hang: guest still running after 2s, last TAP line: ok 1"
+case_ hang hang.log hang 2 1 "hang: guest still running after 2s, in the scenario after fault-roundtrip/anon"
 
 # Whatever the hung guest started is gone with its session.
 sleep_left=$(ps -eo args | grep -c "^sleep 300$")
@@ -208,6 +208,18 @@ rc=$?
 case $(cat "$root/latest/verdict") in "incomplete: "*" of 12 results"*) v=$rc ;; *) v=0 ;; esac
 ok $([ "$v" = 1 ]; echo $?) \
 	"queue: a guest that stops early leaves the run incomplete" "got $rc, $(cat "$root/latest/verdict")"
+# A hang with two guests names where each one is, by scenario id: their
+# own result numbers are not the run's.
+root=$work/hang-guests
+"$SUP" -q -j 2 -t 2 -o "$root" -- sh -c 'echo "TAP version 13"; read -r i
+	echo "ok 1 row-$i/of-${1#UFFD_SHARD=}"; exec sleep 300' sh 2>/dev/null
+verdict=$(cat "$root/latest/verdict")
+case $verdict in
+"hang: guest still running after 2s, guest 1: in the scenario after row-"*"/of-1/2; guest 2: in the scenario after row-"*"/of-2/2") v=0 ;;
+*) v=1 ;;
+esac
+ok $v "hang, 2 guests: the verdict names each guest's last scenario" "got '$verdict'"
+
 # Each junit.xml testcase holds its own diagnostics and nothing of the
 # longer ones before it.
 root=$work/junit-diag
