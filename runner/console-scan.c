@@ -133,13 +133,15 @@ static void scan_line(struct console_scan *s)
 		const char *killed = strstr(l, "Out of memory: Killed process");
 
 		/*
-		 * The OOM killer, a failed allocation under memory pressure
-		 * and an allowed WARN print a stack trace too; none is a
-		 * crash. Their reports end with these lines, or where TAP
-		 * resumes.
+		 * The OOM killer, a failed allocation under memory pressure,
+		 * an allowed WARN and the blocked tasks' stacks that
+		 * tap-runner asks for (sysrq w) print a stack trace too; none
+		 * is a crash. Their reports end with these lines, or where
+		 * TAP resumes.
 		 */
 		if (strstr(l, "invoked oom-killer") ||
 		    strstr(l, "page allocation failure") ||
+		    strstr(l, "sysrq: Show Blocked State") ||
 		    (s->allow_warn && strstr(l, "WARNING:")))
 			s->in_report = true;
 		if (killed || strstr(l, "---[ end trace"))

@@ -284,3 +284,46 @@ oldest_line() {	# oldest_line ITEM: the oldest X.Y that has ITEM
 		[ -e "$_d/$1" ] && echo "${_d##*/}"
 	done | sort -t. -k1,1n -k2,2n | head -n1
 }
+
+# A process's parent, from /proc/<pid>/stat ("pid (comm) state ppid ...").
+ppid_of() {
+	sed 's/.*) [A-Za-z] \([0-9]*\) .*/\1/' "/proc/$1/stat" 2>/dev/null
+}
+
+# kill_tree <pid>: SIGTERM to pid and everything under it but
+# $kill_tree_skip (the caller, if under it). Each process is stopped
+# before its children are listed, so that none it starts after is
+# missed, and all are sent SIGCONT with their SIGTERM.
+kill_tree() {
+	[ "$1" != "${kill_tree_skip:-}" ] || return 0
+	kill -STOP "$1" 2>/dev/null || return 0
+	for c in $(cat "/proc/$1/task/"*/children 2>/dev/null); do
+		kill_tree "$c"
+	done
+	kill -TERM "$1" 2>/dev/null
+	kill -CONT "$1" 2>/dev/null
+}
+
+# watch_parent: ends this script's whole process tree when its parent
+# goes. make killed by SIGTERM passes it to its recipe's shell only, and
+# a kernel build under the script would go on for minutes with nobody to
+# wait for it (a cancelled CI job). The watcher is a process of its own
+# (its $$ is not ours), looking once a second; unwatch_parent ends it.
+watch_parent() {
+	[ "$PPID" != 1 ] || return 0
+	sh -c 'here=$0
+		. "$here/lib.sh"
+		kill_tree_skip=$$
+		while [ "$(ppid_of "$1")" = "$2" ]; do sleep 1; done
+		[ ! -d "/proc/$1" ] || kill_tree "$1"' "$TOP/runner" $$ "$PPID" &
+	parent_watcher=$!
+}
+
+unwatch_parent() {
+	[ -n "${parent_watcher:-}" ] || return 0
+	for c in $(cat "/proc/$parent_watcher/task/"*/children 2>/dev/null); do
+		kill "$c" 2>/dev/null
+	done
+	kill "$parent_watcher" 2>/dev/null
+	parent_watcher=
+}

@@ -20,6 +20,7 @@
  * status. Their count is only known at the end, so is the plan.
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <fnmatch.h>
@@ -196,8 +197,78 @@ static bool ksft_line(struct ksft_state *k, const char *line)
 struct run {
 	int status;
 	bool timed_out;
+	bool stuck;		/* did not die of SIGKILL: see reap() */
 	char skip_reason[1024];
 };
+
+/*
+ * How long a SIGKILLed child may take to die. One that takes longer is
+ * stuck in the kernel in an uninterruptible sleep (D state: a deadlock,
+ * a lost wakeup), which no signal ends: waiting for it would hang the
+ * guest until the host's TIMEOUT, with no word of which scenario it was.
+ */
+#define STUCK_MS	5000
+
+/* Waits up to STUCK_MS for pid to exit; false if it did not. */
+static bool reap(pid_t pid, int pidfd, int *status)
+{
+	long deadline = now_ms() + STUCK_MS;
+
+	for (;;) {
+		struct pollfd p = { .fd = pidfd, .events = POLLIN };
+		long left = deadline - now_ms();
+
+		if (waitpid(pid, status, WNOHANG) == pid)
+			return true;
+		if (left <= 0)
+			return false;
+		/* Without a pidfd (pre-5.3 kernel), look again in 10 ms. */
+		if (pidfd < 0 || poll(&p, 1, left) < 0)
+			usleep(10000);
+	}
+}
+
+/*
+ * A stuck child's threads and their states, as diagnostics of its result,
+ * and every blocked task's stack on the console (sysrq w; see
+ * console.log). UML's wchan is no help: it names the switch code.
+ */
+static void show_stuck(pid_t pid)
+{
+	char path[320], buf[512], *p, *q;
+	struct dirent *e;
+	DIR *d;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	d = opendir(path);
+	while (d && (e = readdir(d))) {
+		ssize_t n;
+
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/task/%s/stat", (int)pid,
+			 e->d_name);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		n = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
+		if (fd >= 0)
+			close(fd);
+		buf[n > 0 ? n : 0] = '\0';
+		/* "tid (comm) state ...", comm may hold anything */
+		p = strchr(buf, '(');
+		q = strrchr(buf, ')');
+		if (p && q > p && q[1] == ' ')
+			out("# thread %s (%.*s): state %c", e->d_name,
+			    (int)(q - p - 1), p + 1, q[2]);
+	}
+	if (d)
+		closedir(d);
+	fd = open("/proc/sysrq-trigger", O_WRONLY | O_CLOEXEC);
+	if (fd >= 0 && write(fd, "w", 1) == 1)
+		out("# the stacks of the blocked tasks: sysrq w, in console.log");
+	if (fd >= 0)
+		close(fd);
+}
 
 /*
  * Runs argv in its own process group, feeding each output line to
@@ -287,7 +358,9 @@ static void run_child(char *const argv[], int timeout_s,
 			kill(-pid, SIGKILL);
 	}
 	kill(-pid, SIGKILL);
-	waitpid(pid, &run->status, 0);
+	run->stuck = !reap(pid, pidfd, &run->status);
+	if (run->stuck)
+		show_stuck(pid);
 	close(pfd[0]);
 	if (pidfd >= 0)
 		close(pidfd);
@@ -326,7 +399,12 @@ static void result_of(const struct run *run, const char *name, int timeout_s)
 {
 	char why[1100];
 
-	if (run->timed_out) {
+	if (run->stuck) {
+		snprintf(why, sizeof(why),
+			 "TIMEOUT after %ds, and SIGKILL did not end it in %d ms: stuck in the kernel",
+			 timeout_s, STUCK_MS);
+		result(FAILED, name, why);
+	} else if (run->timed_out) {
 		snprintf(why, sizeof(why), "TIMEOUT after %ds", timeout_s);
 		result(FAILED, name, why);
 	} else if (WIFSIGNALED(run->status)) {

@@ -32,12 +32,31 @@ fault() {
 }
 
 echo "TAP version 13"
-echo "1..58"
+echo "1..69"
 
 # A scenario that never returns: its timeout, and the rest still runs.
 fault timeout 1 "fail: 1 of 3 not ok" T=hang,pass SCENARIO_TIMEOUT=2
 ok "$(has "$res/latest/tap.txt" '^not ok [0-9]* hang # TIMEOUT after 2s')" "timeout: not ok ... # TIMEOUT"
 ok "$(has "$res/latest/tap.txt" '^ok [0-9]* pass$')" "timeout: the next scenario ran"
+
+# A scenario stuck in the kernel (D state: LKDTM's HUNG_TASK), which no
+# signal ends: failed by name with where it sleeps, and the rest runs.
+fault stuck 1 "fail: 1 of 3 not ok" T=stuck,pass SCENARIO_TIMEOUT=2
+ok "$(has "$res/latest/tap.txt" '^not ok [0-9]* stuck # TIMEOUT after 2s, and SIGKILL did not end it in 5000 ms: stuck in the kernel')" \
+	"stuck: not ok ... stuck in the kernel"
+ok "$(has "$res/latest/tap.txt" '^ok [0-9]* pass$')" "stuck: the next scenario ran"
+
+# T: a scenario's bare name runs all its rows; a glob that matches
+# nothing is exit 2, also next to one that does.
+env TMPDIR="$tmp" RESULTS="$work/bare" T=fault-roundtrip GUESTS=1 \
+	"$TOP/runner/check" >"$work/bare.out" 2>&1
+rc=$?
+rows=$(grep -c '^ok [0-9]* fault-roundtrip/' "$work/bare/latest/tap.txt" 2>/dev/null)
+ok "$([ "$rc" = 0 ] && [ "$rows" -ge 4 ]; echo $?)" "T=fault-roundtrip: every row of it runs" "got $rc, $rows rows"
+env TMPDIR="$tmp" RESULTS="$work/typo" T='fault-roundtrip,no-such-row' \
+	"$TOP/runner/check" >"$work/typo.out" 2>&1
+ok "$(is $? 2)" "T with one glob matching nothing: exit status 2"
+ok "$(has "$work/typo.out" 'nothing matches no-such-row')" "T with one glob matching nothing: one line naming it" "$(tail -n1 "$work/typo.out")"
 
 # An init that never powers off: the whole-run timeout.
 fault hang 1 "hang: guest still running after 3s" UFFD_MODE=idle TIMEOUT=3
@@ -211,6 +230,44 @@ interrupt() {	# interrupt <INT|TERM> <group|make> [guests]
 interrupt INT group
 interrupt TERM make
 interrupt TERM make 2
+
+# make killed by SIGTERM while check prepares a kernel (a cancelled CI
+# job): make passes it to its recipe's shell only, and nothing under
+# check may go on without it (here: rsync copying a KERNEL_SRC tree into
+# a cache of its own, a minute of work).
+CACHE=${UFFD_UML_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/uffd-uml}
+cold=$work/cold-cache
+if [ -d "$CACHE/kernels/debian-${KVER:-7.3}/tree/mm" ]; then
+	setsid env UFFD_UML_CACHE="$cold" KERNEL_SRC="$CACHE/kernels/debian-${KVER:-7.3}/tree" \
+		make -s -C "$TOP" check >"$work/cold.log" 2>&1 &
+	i=0
+	while [ $i -lt 300 ] && ! pgrep -f "rsync .*$cold" >/dev/null; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+	make_pid=$(pgrep -f -n "make -s -C $TOP check")
+	ok "$(pgrep -f "rsync .*$cold" >/dev/null && test -n "$make_pid"; echo $?)" \
+		"SIGTERM to make while a kernel is copied: the copy is under way"
+	[ -z "$make_pid" ] || kill -TERM "$make_pid"
+	t0=$(date +%s%N)
+	while pgrep -f "$cold" >/dev/null && [ $(($(date +%s%N) - t0)) -lt 5000000000 ]; do
+		sleep 0.1
+	done
+	ok "$(is "$(pgrep -f "$cold" | wc -l)" 0)" "SIGTERM to make while a kernel is copied: nothing of check left in 5 s" \
+		"left: $(pgrep -af "$cold" | cut -c1-80 | head -n3 | tr '\n' ' ')"
+	pkill -f "$cold"
+	rm -rf "$cold"
+else
+	skip "SIGTERM to make while a kernel is copied: the copy is under way" "no $KVER tree in the cache"
+	skip "SIGTERM to make while a kernel is copied: nothing of check left in 5 s" "no tree in the cache"
+fi
+# A bad KERNEL_SRC: exit 2, one line, and nothing left in the cache.
+mkdir -p "$work/not-a-kernel"
+env UFFD_UML_CACHE="$cold" KERNEL_SRC="$work/not-a-kernel" "$TOP/runner/check" >"$work/notk.out" 2>&1
+rc=$?
+ok "$([ $rc = 2 ] && [ "$(has "$work/notk.out" 'is not a kernel tree')" = 0 ] && [ -z "$(ls -A "$cold/kernels" 2>/dev/null)" ]; echo $?)" \
+	"a KERNEL_SRC that is no kernel tree: exit 2, one line, nothing in the cache" "$(tail -n1 "$work/notk.out"); $(ls "$cold/kernels" 2>/dev/null)"
+rm -rf "$cold"
 
 # A checkout or cache path with a blank: one line, exit 2, before any work.
 git clone -q "$TOP" "$work/with blank" 2>/dev/null

@@ -74,6 +74,8 @@ static int maps(void)
 	return 0;
 }
 
+/* Sleeps in the kernel, uninterruptibly, for good: SIGKILL cannot end it. */
+static int stuck(void) { return lkdtm("HUNG_TASK"); }
 static int warn(void) { return lkdtm("WARNING"); }
 static int bug(void) { return lkdtm("BUG"); }
 static int panic_(void) { return lkdtm("PANIC"); }
@@ -81,6 +83,7 @@ static int panic_(void) { return lkdtm("PANIC"); }
 static const struct { const char *id; int (*run)(void); } faults[] = {
 	{ "pass", pass },
 	{ "hang", hang },
+	{ "stuck", stuck },
 	{ "oom", oom },
 	{ "maps", maps },
 	{ "warn", warn },
