@@ -92,6 +92,20 @@ int known_load(struct known_list *k, const char *path)
  * "not ok N name # why" of a known regression -> "not ok N name # TODO
  * reason", into buf. False if name is not one.
  */
+/* Appends id to a space-separated list, if it fits; "..." once not. */
+static void add_id(char *list, size_t len, const char *id, size_t idlen)
+{
+	size_t used = strlen(list);
+
+	if (used >= 4 && !strcmp(list + used - 4, " ..."))
+		return;
+	if (used + idlen + 6 < len)
+		snprintf(list + used, len - used, "%s%.*s", used ? " " : "",
+			 (int)idlen, id);
+	else
+		snprintf(list + used, len - used, " ...");
+}
+
 static bool known_todo(struct console_scan *s, const char *l, char *buf,
 		       size_t len)
 {
@@ -178,8 +192,13 @@ static void scan_line(struct console_scan *s)
 		s->plan = atoi(l + 3);
 	} else if (starts(l, "ok ") || starts(l, "not ok ")) {
 		s->results++;
-		if (starts(l, "not ok ") && !strstr(l, " # TODO "))
+		if (starts(l, "not ok ") && !strstr(l, " # TODO ")) {
+			const char *id = l + 7 + strspn(l + 7, "0123456789 ");
+
 			s->not_ok++;
+			add_id(s->failed_ids, sizeof(s->failed_ids), id,
+			       strcspn(id, " "));
+		}
 		else if (strstr(l, "# SKIP"))
 			s->skipped++;
 		snprintf(s->last_test, sizeof(s->last_test), "%.255s", l);
@@ -218,6 +237,9 @@ void console_scan_add(struct console_scan *all, const struct console_scan *s)
 	all->known_failed += s->known_failed;
 	if (s->known_ids[0] && strlen(all->known_ids) + strlen(s->known_ids) + 2 < sizeof(all->known_ids))
 		strcat(strcat(all->known_ids, all->known_ids[0] ? " " : ""), s->known_ids);
+	if (s->failed_ids[0])
+		add_id(all->failed_ids, sizeof(all->failed_ids), s->failed_ids,
+		       strlen(s->failed_ids));
 	all->skipped += s->skipped;
 	keep_first(all->crash, sizeof(all->crash), s->crash);
 	keep_first(all->oom, sizeof(all->oom), s->oom);
@@ -249,11 +271,11 @@ int console_scan_verdict(const struct console_scan *s, int wait_status,
 			 s->results, s->plan,
 			 s->last_test[0] ? ", last: " : "", s->last_test);
 	} else if (s->not_ok) {
-		snprintf(verdict, len, "fail: %d of %d not ok%s%.200s%s",
+		snprintf(verdict, len, "fail: %d of %d not ok%s%.200s%s: %s",
 			 s->not_ok, s->results,
 			 s->oom[0] ? " (guest ran out of memory: " : "",
 			 s->oom,
-			 s->oom[0] ? ")" : "");
+			 s->oom[0] ? ")" : "", s->failed_ids);
 	} else if (signaled && !s->powered_down) {
 		snprintf(verdict, len,
 			 "crash: guest killed by signal %d (%s) before powering down",

@@ -60,6 +60,7 @@ struct console_scan {
 	const struct known_list *known;	/* NULL: none */
 	int known_failed;	/* results turned into TODO */
 	char known_ids[256];	/* their names, space-separated */
+	char failed_ids[256];	/* the not ok ones' names, as many as fit */
 };
 
 void console_scan_init(struct console_scan *s, console_emit emit, void *arg);

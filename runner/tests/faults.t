@@ -35,13 +35,13 @@ echo "TAP version 13"
 echo "1..69"
 
 # A scenario that never returns: its timeout, and the rest still runs.
-fault timeout 1 "fail: 1 of 3 not ok" T=hang,pass SCENARIO_TIMEOUT=2
+fault timeout 1 "fail: 1 of 3 not ok: hang" T=hang,pass SCENARIO_TIMEOUT=2
 ok "$(has "$res/latest/tap.txt" '^not ok [0-9]* hang # TIMEOUT after 2s')" "timeout: not ok ... # TIMEOUT"
 ok "$(has "$res/latest/tap.txt" '^ok [0-9]* pass$')" "timeout: the next scenario ran"
 
 # A scenario stuck in the kernel (D state: LKDTM's HUNG_TASK), which no
 # signal ends: failed by name with where it sleeps, and the rest runs.
-fault stuck 1 "fail: 1 of 3 not ok" T=stuck,pass SCENARIO_TIMEOUT=2
+fault stuck 1 "fail: 1 of 3 not ok: stuck" T=stuck,pass SCENARIO_TIMEOUT=2
 ok "$(has "$res/latest/tap.txt" '^not ok [0-9]* stuck # TIMEOUT after 2s, and SIGKILL did not end it in 5000 ms: stuck in the kernel')" \
 	"stuck: not ok ... stuck in the kernel"
 ok "$(has "$res/latest/tap.txt" '^ok [0-9]* pass$')" "stuck: the next scenario ran"

@@ -42,7 +42,7 @@ case_() {
 echo "TAP version 13"
 echo "1..89"
 case_ clean clean.log 0 10 0 "pass: 24 ok, 9 skipped"
-case_ fail fail.log 1 10 1 "fail: 1 of 24 not ok"
+case_ fail fail.log 1 10 1 "fail: 1 of 24 not ok: copy-src-efault/shmem"
 case_ panic panic.log 134 10 1 "crash: Kernel panic - not syncing: Attempted to kill init"
 case_ sysrq sysrq-crash.log 134 10 1 "crash: Kernel panic - not syncing: sysrq triggered crash"
 case_ bug bug.log 134 10 1 "crash: BUG: failure at arch/um/kernel/trap.c"
@@ -98,7 +98,7 @@ LOGS=$work exit_case killed-before-power-down no-power-down.log 'kill -SEGV $$' 
 # the host's doing, not a kernel crash.
 LOGS=$work exit_case sigkill-before-power-down no-power-down.log 'kill -KILL $$' 10 2 \
 	"host: UML (guest 1) was killed with SIGKILL from outside supervise before powering down"
-exit_case fail-then-slow-exit fail.log "sleep 2" 0.5 1 "fail: 1 of 24 not ok"
+exit_case fail-then-slow-exit fail.log "sleep 2" 0.5 1 "fail: 1 of 24 not ok: copy-src-efault/shmem"
 # UML's host processes outlive a UML that is killed or panics; supervise,
 # a subreaper, reaps them. Here under a parent that is a subreaper too and
 # reaps nothing (a container's PID 1 may not), which would keep them as
