@@ -87,7 +87,7 @@ else
 fi
 # Kept for the reader: the verdict, shm size and userspace mode it ran in.
 summary=$(ls "$dir"/repo/out/results/*/summary.json 2>/dev/null | tail -n1)
-echo "# $(grep '^shm ' "$dir/check.log") KiB /dev/shm; $(grep -o '"userspace": "[a-z]*"' "$summary" 2>/dev/null)"
+echo "# $(grep '^shm ' "$dir/check.log") KiB /dev/shm; $(grep -o '"userspace": "[a-z]*"' "$summary" 2>/dev/null) $(grep -o '"physmem": "[^"]*"' "$summary" 2>/dev/null)"
 cp "$dir/check.log" "$work/check.log"
 rm -rf "$dir"
 [ "$failed" = 0 ]
