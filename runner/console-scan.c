@@ -88,37 +88,49 @@ int known_load(struct known_list *k, const char *path)
 	return eof ? 0 : -1;
 }
 
+const char *tap_name(const char *l, int *len)
+{
+	const char *name = l + (strncmp(l, "not ok ", 7) ? 3 : 7), *end;
+
+	name += strspn(name, "0123456789");
+	name += strspn(name, " ");
+	end = strstr(name, " # ");
+	*len = end ? (int)(end - name) : (int)strlen(name);
+	return name;
+}
+
+/*
+ * Appends a result's name to a list of them, ", " between, if it fits;
+ * ", ..." once one does not.
+ */
+static void add_name(char *list, size_t len, const char *name, int namelen)
+{
+	size_t used = strlen(list);
+
+	if (used >= 5 && !strcmp(list + used - 5, ", ..."))
+		return;
+	if (used + namelen + 8 < len)
+		snprintf(list + used, len - used, "%s%.*s", used ? ", " : "",
+			 namelen, name);
+	else
+		snprintf(list + used, len - used, ", ...");
+}
+
 /*
  * "not ok N name # why" of a known regression -> "not ok N name # TODO
  * reason", into buf. False if name is not one.
  */
-/* Appends id to a space-separated list, if it fits; "..." once not. */
-static void add_id(char *list, size_t len, const char *id, size_t idlen)
-{
-	size_t used = strlen(list);
-
-	if (used >= 4 && !strcmp(list + used - 4, " ..."))
-		return;
-	if (used + idlen + 6 < len)
-		snprintf(list + used, len - used, "%s%.*s", used ? " " : "",
-			 (int)idlen, id);
-	else
-		snprintf(list + used, len - used, " ...");
-}
-
 static bool known_todo(struct console_scan *s, const char *l, char *buf,
 		       size_t len)
 {
-	const char *name = l + 7, *end;
+	const char *name;
 	char id[256];
-	int i;
+	int i, n;
 
 	if (!s->known || strncmp(l, "not ok ", 7))
 		return false;
-	name += strspn(name, "0123456789");
-	name += strspn(name, " ");
-	end = strstr(name, " # ");
-	snprintf(id, sizeof(id), "%.*s", (int)(end ? end - name : (long)strlen(name)), name);
+	name = tap_name(l, &n);
+	snprintf(id, sizeof(id), "%.*s", n, name);
 	for (i = 0; i < s->known->n; i++) {
 		if (fnmatch(s->known->e[i].glob, id, 0))
 			continue;
@@ -193,11 +205,11 @@ static void scan_line(struct console_scan *s)
 	} else if (starts(l, "ok ") || starts(l, "not ok ")) {
 		s->results++;
 		if (starts(l, "not ok ") && !strstr(l, " # TODO ")) {
-			const char *id = l + 7 + strspn(l + 7, "0123456789 ");
+			int n;
+			const char *name = tap_name(l, &n);
 
 			s->not_ok++;
-			add_id(s->failed_ids, sizeof(s->failed_ids), id,
-			       strcspn(id, " "));
+			add_name(s->failed_ids, sizeof(s->failed_ids), name, n);
 		}
 		else if (strstr(l, "# SKIP"))
 			s->skipped++;
@@ -238,8 +250,8 @@ void console_scan_add(struct console_scan *all, const struct console_scan *s)
 	if (s->known_ids[0] && strlen(all->known_ids) + strlen(s->known_ids) + 2 < sizeof(all->known_ids))
 		strcat(strcat(all->known_ids, all->known_ids[0] ? " " : ""), s->known_ids);
 	if (s->failed_ids[0])
-		add_id(all->failed_ids, sizeof(all->failed_ids), s->failed_ids,
-		       strlen(s->failed_ids));
+		add_name(all->failed_ids, sizeof(all->failed_ids), s->failed_ids,
+			 strlen(s->failed_ids));
 	all->skipped += s->skipped;
 	keep_first(all->crash, sizeof(all->crash), s->crash);
 	keep_first(all->oom, sizeof(all->oom), s->oom);

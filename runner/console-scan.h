@@ -60,8 +60,15 @@ struct console_scan {
 	const struct known_list *known;	/* NULL: none */
 	int known_failed;	/* results turned into TODO */
 	char known_ids[256];	/* their names, space-separated */
-	char failed_ids[256];	/* the not ok ones' names, as many as fit */
+	char failed_ids[256];	/* the not ok ones' names, ", " between, */
+				/* as many as fit */
 };
+
+/*
+ * The name in a TAP result line ("ok 3 name # directive"; a kselftest
+ * name may hold blanks): where it starts, and its length in *len.
+ */
+const char *tap_name(const char *l, int *len);
 
 void console_scan_init(struct console_scan *s, console_emit emit, void *arg);
 void console_scan_feed(struct console_scan *s, const char *buf, size_t n);

@@ -320,10 +320,6 @@ watch_parent() {
 }
 
 unwatch_parent() {
-	[ -n "${parent_watcher:-}" ] || return 0
-	for c in $(cat "/proc/$parent_watcher/task/"*/children 2>/dev/null); do
-		kill "$c" 2>/dev/null
-	done
-	kill "$parent_watcher" 2>/dev/null
+	[ -z "${parent_watcher:-}" ] || kill_tree "$parent_watcher"
 	parent_watcher=
 }

@@ -749,15 +749,13 @@ static void hang_where(const struct guest *guests, int n, char *buf,
 
 	for (i = 0; i < n && used < len; i++) {
 		const struct console_scan *s = &guests[i].scan;
-		const char *id = s->last_test;
 		char who[32] = "";
-		int idlen;
+		int idlen = 0;
+		const char *id = s->last_test[0] ?
+				 tap_name(s->last_test, &idlen) : "";
 
 		if (n > 1)
 			snprintf(who, sizeof(who), " guest %d:", guests[i].nr);
-		id += strncmp(id, "not ok ", 7) ? 3 : 7;
-		id += strspn(id, "0123456789 ");
-		idlen = strcspn(id, " ");
 		if (!s->last_test[0])
 			used += snprintf(buf + used, len - used,
 					 "%s%s before its first result",
