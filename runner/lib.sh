@@ -257,6 +257,64 @@ has_seccomp_mode() {	# has_seccomp_mode TREE
 	grep -q '"seccomp="' "$1/arch/um/os-Linux/start_up.c" 2>/dev/null
 }
 
+# auto_guests FILE MAX: the guests (1 to MAX) a full make check on this
+# host should run, then why, on one line ("2 <why>"). FILE holds earlier
+# passing full runs as "guests results wall-ms" (supervise -R). From one
+# guest up, each count and the next are timed 3 times each, in turn; a
+# guest more is kept only if it makes a result 25% faster, by the median
+# of each count's last 3 runs: it takes a host CPU from the user's other
+# work, and MEM + SWAP. Every tenth run times a neighbouring count again,
+# so that a host whose speed changed is followed. Issue 20: on a
+# paravirtualized 2-vCPU host a second guest bought 1.0-1.2x.
+auto_guests() {
+	cat "$1" 2>/dev/null | awk -v max="$2" '
+	$1 ~ /^[1-8]$/ && $2 > 0 && $3 > 0 { k = $1; v[k, ++n[k]] = $3 / $2; runs++ }
+	function med(k,   c, i, j, m, a, t) {
+		m = 0
+		for (c = n[k]; c > 0 && m < 3; c--)
+			a[++m] = v[k, c]
+		for (i = 1; i <= m; i++)
+			for (j = i + 1; j <= m; j++)
+				if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }
+		return a[int((m + 1) / 2)]
+	}
+	function known(   j, s) {
+		for (j = 1; j <= max; j++)
+			if (n[j])
+				s = s (s ? ", " : "") sprintf("%.1f ms with %d", med(j), j)
+		return s ? "; a result took " s : ""
+	}
+	function timing(k, again) {
+		print k, "timing " k " guest" (k > 1 ? "s" : "") " on this host" again known()
+		exit
+	}
+	END {
+		for (k = 1; k < max; k++) {
+			if (n[k] < 3 || n[k + 1] < 3)
+				timing(n[k + 1] < n[k] ? k + 1 : k, "")
+			if (med(k + 1) * 1.25 > med(k))
+				break
+		}
+		if (runs % 10 == 9)
+			timing(k < max ? k + 1 : k - 1, " again (every tenth run)")
+		print k, (k == max ? "as many as fit this host" : "a guest more made a result less than 25% faster") known()
+	}'
+}
+
+# window_misses_only RUN: the run in results directory RUN failed only
+# because race rows did not reach their windows often enough (verdict
+# "fail:", and summary.json's counts.window_not_reached is all its
+# failures): a host busy with other work cannot judge the kernel that
+# way. runner/bisect skips such a commit (125); runner/mutants does not
+# count such a run as a kill, so that no mutant relies on it.
+window_misses_only() {
+	case $(cat "$1/verdict" 2>/dev/null) in fail:*) ;; *) return 1 ;; esac
+	sed -n 's/.*"fail": \([0-9]*\),.*"window_not_reached": \([0-9]*\).*/\1 \2/p' \
+		"$1/summary.json" 2>/dev/null | {
+		read -r _f _w && [ "$_f" -gt 0 ] && [ "$_f" = "$_w" ]
+	}
+}
+
 # line_dir X.Y ITEM: uml-kernel/<line> for ITEM as a tree of version X.Y
 # gets it; fails if no line up to X.Y has ITEM.
 line_dir() {

@@ -44,6 +44,12 @@ static void json_str(FILE *f, const char *s)
 
 struct tally {
 	int tests, failures, skipped, known;
+	/*
+	 * Failures whose diagnostics say only that a race row did not get
+	 * its window often enough ("window not reached", tests/race-*.c,
+	 * smp.c, close.c): the host was too busy to judge the kernel.
+	 */
+	int window_not_reached;
 	long scenarios_ms;
 };
 
@@ -104,6 +110,8 @@ static void write_junit(FILE *in, FILE *out, struct tally *t)
 			fputs("</system-out>\n", c);
 		} else if (nok) {
 			t->failures++;
+			if (diag && strstr(diag, "window not reached"))
+				t->window_not_reached++;
 			fputs("    <failure message=\"", c);
 			xml_text(c, dir ? dir : "not ok");
 			fputs("\">", c);
@@ -212,9 +220,9 @@ int report_write(const char *run, const struct report_info *info)
 	fputs("{\n  \"verdict\": ", out);
 	json_str(out, info->verdict);
 	fprintf(out, ",\n  \"status\": %d,\n", info->status);
-	fprintf(out, "  \"counts\": { \"results\": %d, \"pass\": %d, \"fail\": %d, \"skip\": %d, \"known\": %d },\n",
+	fprintf(out, "  \"counts\": { \"results\": %d, \"pass\": %d, \"fail\": %d, \"skip\": %d, \"known\": %d, \"window_not_reached\": %d },\n",
 		t.tests, t.tests - t.failures - t.skipped - t.known, t.failures,
-		t.skipped, t.known);
+		t.skipped, t.known, t.window_not_reached);
 	fputs("  \"kernel\": { \"release\": ", out);
 	json_str(out, rel);
 	fputs(", \"source\": ", out);
@@ -222,6 +230,8 @@ int report_write(const char *run, const struct report_info *info)
 	fprintf(out, ", \"userspace\": \"%s\", \"cpus\": %d },\n", userspace, cpus);
 	fputs("  \"host\": { \"physmem\": ", out);
 	json_str(out, info->physmem ? info->physmem : "");
+	fprintf(out, ", \"guests\": %d, \"guests_from\": ", info->guests);
+	json_str(out, info->guests_from ? info->guests_from : "");
 	fputs(" },\n", out);
 	fprintf(out, "  \"durations_ms\": { \"wall\": %ld, \"boot\": %ld, \"scenarios\": %ld, \"exit\": %ld }\n}\n",
 		info->wall_ms, info->boot_ms, t.scenarios_ms, info->exit_ms);

@@ -16,6 +16,8 @@ struct report_info {
 	long exit_ms;		/* console closed to process gone (the slowest */
 				/* guest), -1 if one had to be killed */
 	const char *physmem;	/* where UML's memory file was, or NULL */
+	int guests;		/* UML instances that shared the scenarios */
+	const char *guests_from; /* how that number was chosen, or NULL */
 };
 
 /* Reads <run>/tap.txt and <run>/console.log; 0 on success. */

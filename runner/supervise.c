@@ -372,12 +372,35 @@ static void add_swap(const char *uml_dir, char **av, int *n)
 		die("out of memory");
 }
 
+/*
+ * runner/check picks GUESTS from the wall times of earlier passing runs
+ * on this host (lib.sh auto_guests): one line per run, appended whole
+ * (O_APPEND) so that runs at once do not mix their lines. A file that
+ * cannot be written costs only the choice, not the run.
+ */
+static void timing_append(const char *path, int guests, int results,
+			  long wall_ms)
+{
+	char line[64];
+	int fd, n;
+
+	n = snprintf(line, sizeof(line), "%d %d %ld\n", guests, results,
+		     wall_ms);
+	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+	if (fd < 0 || write(fd, line, n) != n)
+		fprintf(stderr, "uffd-uml: cannot record this run's time in %s: %s\n",
+			path, strerror(errno));
+	if (fd >= 0)
+		close(fd);
+}
+
 static void usage(void)
 {
 	fprintf(stderr,
 		"usage: supervise [-t timeout-s] [-o results-root] [-m physmem-dir] [-s source]\n"
 		"                 [-j guests [-n results]] [-x exit-grace-s] [-k known-file]\n"
-		"                 [-u [-S swap-MiB] [-c vcpus] [-H]] [-w] [-q] -- command...\n"
+		"                 [-u [-S swap-MiB] [-c vcpus] [-H]] [-w] [-q]\n"
+		"                 [-g how-guests-chosen] [-R timings-file] -- command...\n"
 		"  -j  run that many guests as one run, each with UFFD_SHARD=i/N appended,\n"
 		"      taking scenario indices from one queue on its stdin\n"
 		"  -n  the results those guests must report in all (else incomplete)\n"
@@ -389,7 +412,9 @@ static void usage(void)
 		"  -c  each UML guest has that many vCPUs: pin it to as many host CPUs\n"
 		"  -H  where the physmem directory is a tmpfs, give each UML guest a\n"
 		"      tmpfs of its own with huge=always, in a private mount namespace\n"
-		"  -w  a WARN in the console is not a crash\n");
+		"  -w  a WARN in the console is not a crash\n"
+		"  -g  how the number of guests was chosen, for summary.json\n"
+		"  -R  if the run passes, append \"guests results wall-ms\" to that file\n");
 	exit(2);
 }
 
@@ -774,6 +799,7 @@ static void hang_where(const struct guest *guests, int n, char *buf,
 int main(int argc, char **argv)
 {
 	const char *root = "out/results", *physmem = NULL, *source = NULL;
+	const char *guests_from = NULL, *timings = NULL;
 	long start, boot_ms = -1, deadline, oom_before;
 	int timeout_s = 300, opt, live, i, rc, expect = -1;
 	bool quiet = false, hung = false, uml = false, allow_warn = false;
@@ -784,7 +810,7 @@ int main(int argc, char **argv)
 	FILE *vf;
 
 	run_out.nr_guests = 1;
-	while ((opt = getopt(argc, argv, "t:o:m:s:j:n:x:k:uS:c:Hwq")) != -1) {
+	while ((opt = getopt(argc, argv, "t:o:m:s:j:n:x:k:uS:c:Hwqg:R:")) != -1) {
 		switch (opt) {
 		case 't':
 			timeout_s = atoi(optarg);
@@ -831,6 +857,12 @@ int main(int argc, char **argv)
 			break;
 		case 'q':
 			quiet = true;
+			break;
+		case 'g':
+			guests_from = optarg;
+			break;
+		case 'R':
+			timings = optarg;
 			break;
 		default:
 			usage();
@@ -990,7 +1022,8 @@ int main(int argc, char **argv)
 	{
 		struct report_info info = { verdict, rc, source,
 					    now_ms() - start, boot_ms, 0,
-					    physmem };
+					    physmem, run_out.nr_guests,
+					    guests_from };
 
 		if (guests[0].own_tmpfs)
 			info.physmem = "a tmpfs per guest, huge=always";
@@ -1007,6 +1040,9 @@ int main(int argc, char **argv)
 		if (report_write(run, &info))
 			fprintf(stderr, "uffd-uml: cannot write junit.xml/summary.json in %s\n",
 				run);
+		if (timings && rc == 0)
+			timing_append(timings, run_out.nr_guests, all.results,
+				      info.wall_ms);
 	}
 	fprintf(stderr, "uffd-uml: %s (%s)\n", verdict, run);
 	return rc;

@@ -32,7 +32,7 @@ fault() {
 }
 
 echo "TAP version 13"
-echo "1..69"
+echo "1..78"
 
 # A scenario that never returns: its timeout, and the rest still runs.
 fault timeout 1 "fail: 1 of 3 not ok: hang" T=hang,pass SCENARIO_TIMEOUT=2
@@ -45,6 +45,16 @@ fault stuck 1 "fail: 1 of 3 not ok: stuck" T=stuck,pass SCENARIO_TIMEOUT=2
 ok "$(has "$res/latest/tap.txt" '^not ok [0-9]* stuck # TIMEOUT after 2s, and SIGKILL did not end it in 5000 ms: stuck in the kernel')" \
 	"stuck: not ok ... stuck in the kernel"
 ok "$(has "$res/latest/tap.txt" '^ok [0-9]* pass$')" "stuck: the next scenario ran"
+
+# A failure that says only that a race row did not reach its window
+# (a host too busy) is counted apart, and is all runner/bisect skips.
+only_windows() { (here=$TOP/runner; . "$TOP/runner/lib.sh"; window_misses_only "$1"); echo $?; }
+fault window 1 "fail: 1 of 3 not ok: window" T=window,pass
+ok "$(has "$res/latest/summary.json" '"fail": 1, .*"window_not_reached": 1 }')" \
+	"window: summary.json counts it as window not reached" "$(grep counts "$res/latest/summary.json")"
+ok "$(only_windows "$res/latest")" "window: every failure a window miss (runner/bisect: 125)"
+fault window-hang 1 "fail: 2 of 4 not ok: " T=window,hang,pass SCENARIO_TIMEOUT=2
+ok "$(is "$(only_windows "$res/latest")" 1)" "a window miss beside a real failure: not window misses only"
 
 # T: a scenario's bare name runs all its rows; a glob that matches
 # nothing is exit 2, also next to one that does.
