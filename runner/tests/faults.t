@@ -75,7 +75,8 @@ fault hang 1 "hang: guest still running after 3s" UFFD_MODE=idle TIMEOUT=3
 fault panic 1 "crash: Kernel panic - not syncing: dumptest" T=panic
 fault bug 1 "crash: BUG: failure at" T=bug,pass
 fault warn 1 "crash: WARNING:" T=warn,pass
-ok "$(has "$res/latest/tap.txt" '^not ok [0-9]* kernel-untainted # tainted=0x200')" "warn: the taint fails the run too"
+ok "$(has "$res/latest/tap.txt" '^not ok [0-9]* kernel-untainted # tainted=0x200, first seen after warn (0x200)$')" \
+	"warn: the taint fails the run too, naming the scenario after which it was first seen" "$(grep kernel-untainted "$res/latest/tap.txt")"
 # ... unless WARNs are allowed.
 fault warn-allowed 0 "pass: 3 ok" T=warn,pass ALLOW_WARN=1
 ok "$(has "$res/latest/console.log" 'WARNING:')" "warn-allowed: the WARN is in the console log"
