@@ -301,6 +301,16 @@ auto_guests() {
 	}'
 }
 
+# tap_results TAP: its result lines for comparing runs: without their
+# numbers, sorted (with several guests results arrive in whichever
+# order), and each guest's taint check as one kernel-untainted (the
+# number of guests may differ: GUESTS unset is picked per machine).
+tap_results() {
+	sed -n 's/^\(ok\|not ok\) [0-9]* /\1 /p' "$1" 2>/dev/null |
+		sed 's,^\(ok\|not ok\) kernel-untainted/guest-[0-9]*-of-[0-9]*,\1 kernel-untainted,' |
+		sort -u
+}
+
 # window_misses_only RUN: the run in results directory RUN failed only
 # because race rows did not reach their windows often enough (verdict
 # "fail:", and summary.json's counts.window_not_reached is all its

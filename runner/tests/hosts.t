@@ -84,10 +84,10 @@ ok "$([ $rc = 0 ]; echo $?)" "make soak N=3 HOSTS=<two logins>: exit status 0" "
 soak=$OUT/results/soak
 ran_on=$(cat "$soak"/run-*/job.host 2>/dev/null | sed 's/.* \([^ ]*\) (.*/\1/' | sort -u | paste -sd' ' -)
 ok "$([ "$ran_on" = "uffd-uml-h1@127.0.0.1 uffd-uml-h2@127.0.0.1" ]; echo $?)" "the runs came back from both logins, each named" "job.host: $ran_on"
-sed -n 's/^\(ok\|not ok\) [0-9]* /\1 /p' "$soak/run-0/latest/tap.txt" 2>/dev/null | sort >"$work/remote.results"
+tap_results "$soak/run-0/latest/tap.txt" >"$work/remote.results"
 # The same check here, on the cache the copies came from.
 make -s --no-print-directory -C "$TOP" check RESULTS="$work/local" >/dev/null 2>&1
-sed -n 's/^\(ok\|not ok\) [0-9]* /\1 /p' "$work/local/latest/tap.txt" 2>/dev/null | sort >"$work/local.results"
+tap_results "$work/local/latest/tap.txt" >"$work/local.results"
 ok "$([ -s "$work/remote.results" ] && cmp -s "$work/remote.results" "$work/local.results"; echo $?)" \
 	"the results from the logins are those of a run here" "$(diff "$work/local.results" "$work/remote.results" | grep '^[<>]' | head -n 3 | tr '\n' ' ')"
 
