@@ -16,7 +16,8 @@ WARN := -Wall -Wextra -Werror -Wno-missing-field-initializers
 GUEST_CFLAGS = -static -O2 -g $(WARN) -isystem $(HEADERS) -pthread
 HOST_CFLAGS := -O2 -g $(WARN)
 
-GUEST := $(OUT)/guest
+# runner/check gives each kernel tree its own: out/guest/<tree's cache key>.
+GUEST ?= $(OUT)/guest
 HOST := $(OUT)/host
 # What the guest programs were built from: another tree under test (other
 # headers, other selftests) rebuilds them, whatever the files' times.
@@ -29,7 +30,7 @@ SCENARIO_SRC := $(wildcard tests/*.c)
 SCENARIO_HDR := $(wildcard tests/*.h)
 
 .PHONY: all guest host
-all: $(OUT)/rootfs.cpio $(HOST)/supervise
+all: $(GUEST)/rootfs.cpio $(HOST)/supervise
 guest: $(GUEST)/init $(GUEST)/uffd-scenarios $(GUEST)/tap-runner $(GUEST)/fault-inject $(GUEST)/fault-cost
 host: $(HOST)/supervise
 
@@ -77,7 +78,7 @@ $(GUEST)/kselftest/%: $(KSELFTEST_SRC)/%.c $(BUILT_FOR) $(addprefix $(KSELFTEST_
 	@mkdir -p $(@D)
 	cd $(KSELFTEST_SRC) && $(MUSL_CC) $(KSELFTEST_CFLAGS) -o $(abspath $@) $*.c $(KSELFTEST_COMMON)
 
-$(OUT)/rootfs-kselftest.cpio: rootfs/initramfs.list rootfs/kselftest.list $(GUEST)/init $(GUEST)/uffd-scenarios $(GUEST)/tap-runner $(GUEST)/fault-inject $(GUEST)/fault-cost $(addprefix $(GUEST)/kselftest/,$(KSELFTEST_PROGS)) $(HOST)/gen_init_cpio $(BUSYBOX)
+$(GUEST)/rootfs-kselftest.cpio: rootfs/initramfs.list rootfs/kselftest.list $(GUEST)/init $(GUEST)/uffd-scenarios $(GUEST)/tap-runner $(GUEST)/fault-inject $(GUEST)/fault-cost $(addprefix $(GUEST)/kselftest/,$(KSELFTEST_PROGS)) $(HOST)/gen_init_cpio $(BUSYBOX)
 	{ cat rootfs/initramfs.list rootfs/kselftest.list; \
 	  for p in $(KSELFTEST_PROGS); do \
 		echo "file /kselftest/$$p $(abspath $(GUEST))/kselftest/$$p 0755 0 0"; done; } >$@.list
@@ -90,7 +91,7 @@ $(HOST)/gen_init_cpio: $(GEN_INIT_CPIO_SRC)
 	@mkdir -p $(@D)
 	$(CC) -O2 -o $@ $<
 
-$(OUT)/rootfs.cpio: rootfs/initramfs.list $(GUEST)/init $(GUEST)/uffd-scenarios $(GUEST)/tap-runner $(GUEST)/fault-inject $(GUEST)/fault-cost $(HOST)/gen_init_cpio $(BUSYBOX)
+$(GUEST)/rootfs.cpio: rootfs/initramfs.list $(GUEST)/init $(GUEST)/uffd-scenarios $(GUEST)/tap-runner $(GUEST)/fault-inject $(GUEST)/fault-cost $(HOST)/gen_init_cpio $(BUSYBOX)
 	BUSYBOX=$(BUSYBOX) GUEST=$(abspath $(GUEST)) \
 		$(HOST)/gen_init_cpio -t 0 $< >$@.tmp
 	mv $@.tmp $@
