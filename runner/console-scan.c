@@ -56,7 +56,7 @@ static bool is_tap(const char *l)
 
 int known_load(struct known_list *k, const char *path)
 {
-	char line[1024], *tab;
+	char line[1024], *tab, *tab2;
 	FILE *f = fopen(path, "r");
 	bool eof;
 
@@ -69,16 +69,19 @@ int known_load(struct known_list *k, const char *path)
 
 		line[strcspn(line, "\n")] = '\0';
 		tab = strchr(line, '\t');
-		if (!tab || line[0] == '#')
+		tab2 = tab ? strchr(tab + 1, '\t') : NULL;
+		if (!tab2 || line[0] == '#')
 			continue;
-		*tab = '\0';
+		*tab = *tab2 = '\0';
 		grown = realloc(k->e, (k->n + 1) * sizeof(*grown));
 		if (!grown)
 			break;
 		k->e = grown;
 		k->e[k->n].glob = strdup(line);
-		k->e[k->n].reason = strdup(tab + 1);
-		if (!k->e[k->n].glob || !k->e[k->n].reason)
+		k->e[k->n].signature = strdup(tab + 1);
+		k->e[k->n].reason = strdup(tab2 + 1);
+		if (!k->e[k->n].glob || !k->e[k->n].signature ||
+		    !k->e[k->n].reason)
 			break;
 		k->n++;
 	}
@@ -130,9 +133,16 @@ static bool known_todo(struct console_scan *s, const char *l, char *buf,
 	if (!s->known || strncmp(l, "not ok ", 7))
 		return false;
 	name = tap_name(l, &n);
+	/*
+	 * The row failed its own checks (tap-runner: "exit status 1"), not
+	 * by a timeout, a signal or a crash of its process.
+	 */
+	if (name[n] && strcmp(name + n, " # exit status 1"))
+		return false;
 	snprintf(id, sizeof(id), "%.*s", n, name);
 	for (i = 0; i < s->known->n; i++) {
-		if (fnmatch(s->known->e[i].glob, id, 0))
+		if (fnmatch(s->known->e[i].glob, id, 0) ||
+		    !strstr(s->diag, s->known->e[i].signature))
 			continue;
 		snprintf(buf, len, "%.*s # TODO known regression: %s",
 			 (int)(name - l) + (int)strlen(id), l, s->known->e[i].reason);
@@ -194,6 +204,11 @@ static void scan_line(struct console_scan *s)
 		return;
 	}
 	s->in_report = false;
+	if (starts(l, "# ")) {
+		size_t used = strlen(s->diag);
+
+		snprintf(s->diag + used, sizeof(s->diag) - used, "%s\n", l);
+	}
 	if (known_todo(s, l, todo, sizeof(todo)))
 		l = todo;
 	if (s->emit)
@@ -214,6 +229,7 @@ static void scan_line(struct console_scan *s)
 		else if (strstr(l, "# SKIP"))
 			s->skipped++;
 		snprintf(s->last_test, sizeof(s->last_test), "%.255s", l);
+		s->diag[0] = '\0';
 	}
 }
 

@@ -13,11 +13,15 @@
 /*
  * Known regressions of the kernel line under test (runner/check makes the
  * list from uml-kernel/<X.Y>/known-regressions): a scenario matching one
- * of the globs that fails becomes "not ok ... # TODO <reason>", which TAP
- * does not count as a failure.
+ * of the globs that fails as the entry says, its diagnostics since the
+ * last result holding the signature and its process exiting with status
+ * 1 (tap-runner's "# exit status 1", or no directive), becomes "not ok ... # TODO <reason>", which TAP does not count as a
+ * failure. Any other failure of the row (a timeout, a signal, another
+ * check) stays one.
  */
 struct known_regression {
 	char *glob;
+	char *signature;
 	char *reason;
 };
 
@@ -26,7 +30,7 @@ struct known_list {
 	struct known_regression *e;
 };
 
-/* Reads "glob<TAB>reason" lines; 0, or -1 with errno. */
+/* Reads "glob<TAB>signature<TAB>reason" lines; 0, or -1 with errno. */
 int known_load(struct known_list *k, const char *path);
 
 /* Where TAP lines go: tap.txt and the user, or a merge of several guests. */
@@ -55,6 +59,7 @@ struct console_scan {
 	bool in_report;		/* inside an OOM or allowed WARN report, */
 				/* whose Call Trace is not a crash */
 	char last_test[256];	/* last top-level result line */
+	char diag[2048];	/* "# " lines since it, as many as fit */
 	bool powered_down;	/* the kernel said "reboot: Power down" */
 	bool panicked;		/* it said "Kernel panic - not syncing" */
 	const struct known_list *known;	/* NULL: none */
