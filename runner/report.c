@@ -69,8 +69,23 @@ static void split_result(char *l, char **name, char **directive)
 	}
 }
 
-static void write_junit(FILE *in, FILE *out, struct tally *t)
+/*
+ * A run that went wrong beyond its results (a crash, a hang, no plan, an
+ * interrupt, the host) is an error of its own in junit.xml, so that a CI
+ * reading only junit does not see it green: a testcase "run" whose error
+ * message is the verdict. A failed result explains a "fail: " verdict.
+ */
+static bool run_error(const struct report_info *info, const struct tally *t)
 {
+	if (!info->status)
+		return false;
+	return strncmp(info->verdict, "fail: ", 6) || !t->failures;
+}
+
+static void write_junit(FILE *in, FILE *out, struct tally *t,
+			const struct report_info *info)
+{
+	bool error;
 	char line[2048], *diag = NULL;
 	size_t dlen = 0;
 	FILE *d = open_memstream(&diag, &dlen);
@@ -141,11 +156,18 @@ static void write_junit(FILE *in, FILE *out, struct tally *t)
 	}
 	fclose(d);
 	fclose(c);
+	error = run_error(info, t);
 	fprintf(out, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-		"<testsuite name=\"uffd-uml\" tests=\"%d\" failures=\"%d\" errors=\"0\" skipped=\"%d\" time=\"%.3f\">\n",
-		t->tests, t->failures, t->skipped + t->known,
+		"<testsuite name=\"uffd-uml\" tests=\"%d\" failures=\"%d\" errors=\"%d\" skipped=\"%d\" time=\"%.3f\">\n",
+		t->tests + error, t->failures, error, t->skipped + t->known,
 		t->scenarios_ms / 1000.0);
 	fputs(cases ? cases : "", out);
+	if (error) {
+		fputs("  <testcase classname=\"uffd-uml\" name=\"run\">\n"
+		      "    <error message=\"", out);
+		xml_text(out, info->verdict);
+		fputs("\"/>\n  </testcase>\n", out);
+	}
 	/* What followed the last result: the runner's closing notes. */
 	if (diag && diag[0]) {
 		fputs("  <system-out>", out);
@@ -208,7 +230,7 @@ int report_write(const char *run, const struct report_info *info)
 		fclose(in);
 		return -1;
 	}
-	write_junit(in, out, &t);
+	write_junit(in, out, &t, info);
 	fclose(in);
 	fclose(out);
 

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * The run's results for machines, written next to tap.txt once the guest
- * is gone: junit.xml (one testcase per TAP result, with its diagnostics)
- * and summary.json (counts, verdict, kernel, durations).
+ * is gone: junit.xml (one testcase per TAP result, with its diagnostics,
+ * and a testcase "run" with an error where the run went wrong beyond its
+ * results: a crash, a hang, an incomplete TAP, the host) and summary.json (counts, verdict, kernel, durations).
  */
 #ifndef REPORT_H
 #define REPORT_H

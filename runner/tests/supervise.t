@@ -28,12 +28,17 @@ case_() {
 	ok $? "$name: console.log kept byte for byte"
 	bad=$(grep -cvE '^ *(TAP version|KTAP version|1\.\.|ok |not ok |#)' "$root/latest/tap.txt")
 	ok $([ "$bad" = 0 ]; echo $?) "$name: tap.txt holds only TAP" "$bad other lines"
-	# For machines: a testcase per result, a failure per not ok, and a
-	# summary.json (core Perl's JSON::PP parses it) with the same verdict.
+	# For machines: a testcase per result, a failure per not ok, one
+	# error more (testcase "run", the verdict its message) where the run
+	# went wrong beyond its results, and a summary.json (core Perl's
+	# JSON::PP parses it) with the same verdict.
 	results=$(grep -cE '^(ok|not ok) ' "$root/latest/tap.txt")
 	fails=$(grep -c '^not ok ' "$root/latest/tap.txt")
-	junit="$(grep -c '<testcase ' "$root/latest/junit.xml") $(grep -c '<failure ' "$root/latest/junit.xml")"
-	ok $([ "$junit" = "$results $fails" ]; echo $?) "$name: junit.xml has $results testcases, $fails failures" "got $junit"
+	errors=0
+	case $verdict in pass*) ;; "fail: "*) [ "$fails" != 0 ] || errors=1 ;; *) errors=1 ;; esac
+	junit="$(grep -c '<testcase ' "$root/latest/junit.xml") $(grep -c '<failure ' "$root/latest/junit.xml") $(grep -c '<error message="' "$root/latest/junit.xml")"
+	ok $([ "$junit" = "$((results + errors)) $fails $errors" ]; echo $?) \
+		"$name: junit.xml has $((results + errors)) testcases, $fails failures, $errors errors" "got $junit"
 	json=$(perl -MJSON::PP -e 'local $/; my $j = decode_json(<STDIN>); print "$j->{verdict}|$j->{counts}{results}"' \
 		<"$root/latest/summary.json" 2>&1)
 	ok $([ "$json" = "$verdict|$results" ]; echo $?) "$name: summary.json says '$verdict', $results results" "got '$json'"
