@@ -257,8 +257,10 @@ has_seccomp_mode() {	# has_seccomp_mode TREE
 	grep -q '"seccomp="' "$1/arch/um/os-Linux/start_up.c" 2>/dev/null
 }
 
-# auto_guests FILE MAX: the guests (1 to MAX) a full make check on this
-# host should run, then why, on one line ("2 <why>"). FILE holds earlier
+# auto_guests FILE MAX [TIMED]: the guests (1 to MAX) a full make check on
+# this host should run, then why, on one line ("2 <why>"). TIMED=0: this
+# run will not be recorded (T=, a mutant), so it times no count and takes
+# the best the timings show. FILE holds earlier
 # passing full runs as "guests results wall-ms" (supervise -R). From one
 # guest up, each count and the next are timed 3 times each, in turn; a
 # guest more is kept only if it makes a result 25% faster, by the median
@@ -267,7 +269,7 @@ has_seccomp_mode() {	# has_seccomp_mode TREE
 # so that a host whose speed changed is followed. Issue 20: on a
 # paravirtualized 2-vCPU host a second guest bought 1.0-1.2x.
 auto_guests() {
-	cat "$1" 2>/dev/null | awk -v max="$2" '
+	cat "$1" 2>/dev/null | awk -v max="$2" -v timed="${3:-1}" '
 	$1 ~ /^[1-8]$/ && $2 > 0 && $3 > 0 { k = $1; v[k, ++n[k]] = $3 / $2; runs++ }
 	function med(k,   c, i, j, m, a, t) {
 		m = 0
@@ -289,15 +291,20 @@ auto_guests() {
 		exit
 	}
 	END {
+		why = "a guest more made a result less than 25% faster"
 		for (k = 1; k < max; k++) {
-			if (n[k] < 3 || n[k + 1] < 3)
-				timing(n[k + 1] < n[k] ? k + 1 : k, "")
+			if (n[k] < 3 || n[k + 1] < 3) {
+				if (timed)
+					timing(n[k + 1] < n[k] ? k + 1 : k, "")
+				why = "the most timed so far (this run is not timed)"
+				break
+			}
 			if (med(k + 1) * 1.25 > med(k))
 				break
 		}
-		if (runs % 10 == 9)
+		if (timed && runs % 10 == 9)
 			timing(k < max ? k + 1 : k - 1, " again (every tenth run)")
-		print k, (k == max ? "as many as fit this host" : "a guest more made a result less than 25% faster") known()
+		print k, (k == max ? "as many as fit this host" : why) known()
 	}'
 }
 

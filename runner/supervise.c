@@ -54,15 +54,25 @@ static void on_signal(int sig)
 	interrupted = sig;
 }
 
+/*
+ * A setup error: exit status 2 and one line, which goes where runner's
+ * lib.sh die() puts its own (UFFD_UML_ERRFILE, for make to print once).
+ */
 static void die(const char *fmt, ...)
 {
+	const char *path = getenv("UFFD_UML_ERRFILE");
+	FILE *f = path && *path ? fopen(path, "w") : NULL;
 	va_list ap;
 
-	fputs("uffd-uml: ", stderr);
+	if (!f)
+		f = stderr;
+	fputs("uffd-uml: ", f);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vfprintf(f, fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
+	fputc('\n', f);
+	if (f != stderr)
+		fclose(f);
 	exit(2);
 }
 

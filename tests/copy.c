@@ -52,6 +52,7 @@ int fault_roundtrip(const struct ctx *c)
 	CHECK_EQ(msg.arg.pagefault.address, (uintptr_t)page_of(&a, 0));
 	CHECK_EQ(msg.arg.pagefault.flags, UFFD_PAGEFAULT_FLAG_WRITE);
 	CHECK_EQ(uffd_copy(uffd, page_of(&a, 0), src, a.ps, 0, &out), 0);
+	CHECK_EQ(out, a.ps);
 	CHECK_EQ(touch_wait(&t, uffd, &msg, WAIT_MS), TOUCH_WAIT_DONE);
 	CHECK_EQ(t.state, TOUCH_DONE);
 	CHECK_EQ(page_of(&a, 0)[0], 'X');

@@ -470,7 +470,9 @@ int touch_start(struct touch *t, void *addr, bool write, char val)
 	t->state = TOUCH_RUNNING;
 	if (pipe2(t->done_pipe, O_CLOEXEC))
 		return -errno;
-	return -pthread_create(&t->thread, NULL, toucher, t);
+	/* pthread_create() returns its error; SYS() prints errno's. */
+	errno = pthread_create(&t->thread, NULL, toucher, t);
+	return -errno;
 }
 
 char task_state(pid_t tid)
@@ -787,11 +789,11 @@ uint64_t pagemap_entry(const void *addr)
 	long ps = sysconf(_SC_PAGESIZE);
 	int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
 
-	if (fd < 0)
-		return 0;
-	if (pread(fd, &ent, sizeof(ent),
-		  (uintptr_t)addr / ps * sizeof(ent)) != sizeof(ent))
-		ent = 0;
+	if (fd < 0 || pread(fd, &ent, sizeof(ent),
+			    (uintptr_t)addr / ps * sizeof(ent)) != sizeof(ent)) {
+		diag("/proc/self/pagemap at %p: %s", addr, strerror(errno));
+		_exit(FAIL);
+	}
 	close(fd);
 	return ent;
 }
@@ -1030,13 +1032,13 @@ int write_file(const char *path, const char *s)
 
 unsigned long tainted(void)
 {
-	unsigned long v = 0;
+	unsigned long v;
 	FILE *f = fopen("/proc/sys/kernel/tainted", "re");
 
-	if (f) {
-		if (fscanf(f, "%lu", &v) != 1)
-			v = 0;
-		fclose(f);
+	if (!f || fscanf(f, "%lu", &v) != 1) {
+		diag("/proc/sys/kernel/tainted: %s", f ? "no number" : strerror(errno));
+		_exit(FAIL);
 	}
+	fclose(f);
 	return v;
 }

@@ -329,6 +329,11 @@ int recv_fd(int sock);
 
 /* ---- inspection ------------------------------------------------------- */
 
+/*
+ * addr's /proc/self/pagemap entry (Documentation/admin-guide/mm/pagemap.rst).
+ * A pagemap that cannot be read ends the process with FAIL and says why:
+ * an entry of 0 would pass every "not present" check.
+ */
 uint64_t pagemap_entry(const void *addr);
 #ifndef MADV_PAGEOUT		/* 5.4; musl's headers may predate it */
 #define MADV_PAGEOUT 21
@@ -363,6 +368,7 @@ bool all_bytes(const void *p, char c, size_t len);
 /* Writes s to a /proc or /sys file in one write(); 0 or -errno. */
 int write_file(const char *path, const char *s);
 int reopen_fd(int fd, int flags);
+/* /proc/sys/kernel/tainted; unreadable, it ends the process with FAIL. */
 unsigned long tainted(void);
 /* A /proc/meminfo value, by its sscanf format ("HugePages_Free: %lu"). */
 unsigned long meminfo(const char *fmt);

@@ -13,6 +13,7 @@ trap 'rm -rf "$work"' EXIT
 . "$(dirname "$0")/tap.sh"
 unset UFFD_UML_ERRFILE T
 is() { [ "$1" = "$2" ]; echo $?; }
+CACHE=${UFFD_UML_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/uffd-uml}
 has() { grep -q -- "$2" "$1" 2>/dev/null; echo $?; }
 
 # fault <name> <want-status> <want-verdict-prefix> <env...>: one boot.
@@ -32,7 +33,7 @@ fault() {
 }
 
 echo "TAP version 13"
-echo "1..78"
+echo "1..89"
 
 # A scenario that never returns: its timeout, and the rest still runs.
 fault timeout 1 "fail: 1 of 3 not ok: hang" T=hang,pass SCENARIO_TIMEOUT=2
@@ -67,6 +68,33 @@ env TMPDIR="$tmp" RESULTS="$work/typo" T='fault-roundtrip,no-such-row' \
 	"$TOP/runner/check" >"$work/typo.out" 2>&1
 ok "$(is $? 2)" "T with one glob matching nothing: exit status 2"
 ok "$(has "$work/typo.out" 'nothing matches no-such-row')" "T with one glob matching nothing: one line naming it" "$(tail -n1 "$work/typo.out")"
+# The taint check alone: a boot and that one result.
+env TMPDIR="$tmp" RESULTS="$work/untainted" T=kernel-untainted \
+	"$TOP/runner/check" >"$work/untainted.out" 2>&1
+rc=$?
+ok "$([ "$rc" = 0 ] && [ "$(grep -c '^ok ' "$work/untainted/latest/tap.txt")" = 1 ]; echo $?)" \
+	"T=kernel-untainted alone: one result, exit status 0" "got $rc: $(tail -n1 "$work/untainted.out")"
+
+# Bad settings: exit 2 and one line naming the setting, before any boot
+# (a panic or a missing plan would read as the kernel's fault).
+bad() {	# bad <setting> <env...>
+	what=$1
+	env TMPDIR="$tmp" RESULTS="$work/bad" T=api "$@" "$TOP/runner/check" >"$work/bad.out" 2>&1
+	rc=$?
+	ok "$([ "$rc" = 2 ] && [ "$(wc -l <"$work/bad.out")" = 1 ] &&
+		grep -q "^uffd-uml: $what" "$work/bad.out"; echo $?)" \
+		"$*: exit status 2, one line naming $what" "got $rc: $(head -n3 "$work/bad.out")"
+}
+bad MEM= MEM=1.5G
+bad MEM= MEM=48M
+bad SCENARIO_TIMEOUT= SCENARIO_TIMEOUT=00
+bad TIMEOUT= TIMEOUT=00
+bad SWAP= SWAP=99999999999999999999
+bad EXIT_GRACE= EXIT_GRACE=.
+bad BUSYBOX= BUSYBOX=/nonexistent
+bad MUSL_CC= MUSL_CC=no-such-cc
+bad FIXES= FIXES=1 KVER=6.1
+ok "$([ ! -e "$CACHE/kernels/debian-6.1-fixes" ]; echo $?)" "FIXES=1 on a line without fixes: nothing left in the cache"
 
 # An init that never powers off: the whole-run timeout.
 fault hang 1 "hang: guest still running after 3s" UFFD_MODE=idle TIMEOUT=3
@@ -88,14 +116,14 @@ ok "$(has "$res/latest/tap.txt" '^ok [0-9]* pass$')" "oom: the next scenario ran
 # The physmem directory: noexec, or smaller than MEM (Docker's /dev/shm).
 mnt=$work/mnt
 mkdir -p "$mnt"
-if [ "$(id -u)" = 0 ] && mount -t tmpfs -o size=64m,noexec tmpfs "$mnt" 2>/dev/null; then
-	env PHYSMEM_DIR="$mnt" MEM=32M T=pass UFFD_MODE=faults "$TOP/runner/check" >"$work/noexec.out" 2>&1
+if [ "$(id -u)" = 0 ] && mount -t tmpfs -o size=128m,noexec tmpfs "$mnt" 2>/dev/null; then
+	env PHYSMEM_DIR="$mnt" MEM=96M SWAP=0 T=pass UFFD_MODE=faults "$TOP/runner/check" >"$work/noexec.out" 2>&1
 	ok "$(is $? 2)" "physmem noexec: exit status 2"
 	ok "$(has "$work/noexec.out" 'does not allow PROT_EXEC.*set PHYSMEM_DIR')" "physmem noexec: one line naming the fix" "$(tail -n1 "$work/noexec.out")"
 	mount -o remount,exec "$mnt"
 	env PHYSMEM_DIR="$mnt" T=pass UFFD_MODE=faults "$TOP/runner/check" >"$work/small.out" 2>&1
-	ok "$(is $? 2)" "physmem 64 MiB: exit status 2"
-	ok "$(has "$work/small.out" 'has 64 MiB free, UML needs MEM=256M + SWAP=32 MiB there: set PHYSMEM_DIR')" "physmem 64 MiB: one line naming the fix" "$(tail -n1 "$work/small.out")"
+	ok "$(is $? 2)" "physmem 128 MiB: exit status 2"
+	ok "$(has "$work/small.out" 'has 128 MiB free, UML needs MEM=256M + SWAP=32 MiB there: set PHYSMEM_DIR')" "physmem 128 MiB: one line naming the fix" "$(tail -n1 "$work/small.out")"
 	umount "$mnt"
 else
 	for i in 1 2 3 4; do
@@ -246,7 +274,6 @@ interrupt TERM make 2
 # job): make passes it to its recipe's shell only, and nothing under
 # check may go on without it (here: rsync copying a KERNEL_SRC tree into
 # a cache of its own, a minute of work).
-CACHE=${UFFD_UML_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/uffd-uml}
 cold=$work/cold-cache
 if [ -d "$CACHE/kernels/debian-${KVER:-7.3}/tree/mm" ]; then
 	setsid env UFFD_UML_CACHE="$cold" KERNEL_SRC="$CACHE/kernels/debian-${KVER:-7.3}/tree" \

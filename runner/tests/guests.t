@@ -25,7 +25,7 @@ runs() {
 }
 
 echo "TAP version 13"
-echo "1..14"
+echo "1..16"
 
 : >"$file"
 ok "$(is "$(pick 2)" 1)" "no timings: one guest first" "$(auto_guests "$file" 2)"
@@ -44,6 +44,8 @@ runs 1 400 2400 3
 runs 2 401 1500 4
 ok "$(is "$(pick 2)" 2)" "a second guest 1.6x faster: two" "$(auto_guests "$file" 2)"
 ok "$(is "$(pick 4)" 3)" "with room for 4: the third is timed next" "$(auto_guests "$file" 4)"
+case $(auto_guests "$file" 4 0) in "2 the most timed so far (this run is not timed)"*) v=0 ;; *) v=1 ;; esac
+ok $v "not timed, a third guest never timed: two, the most timed" "$(auto_guests "$file" 4 0)"
 runs 3 402 1400 3
 ok "$(is "$(pick 4)" 2)" "a third guest 1.07x faster than two: two" "$(auto_guests "$file" 4)"
 : >"$file"
@@ -53,6 +55,8 @@ runs 2 401 1500 3
 ok "$(is "$(pick 2)" 2)" "the median of each count's last 3 runs decides" "$(auto_guests "$file" 2)"
 runs 2 401 1500 1
 ok "$(is "$(pick 2)" 1)" "every tenth run times the other count again" "$(auto_guests "$file" 2)"
+case $(auto_guests "$file" 2 0) in *timing*) v=1 ;; "2 "*) v=0 ;; *) v=1 ;; esac
+ok $v "a run that is not timed takes the best count instead" "$(auto_guests "$file" 2 0)"
 want=$(auto_guests "$file" 2)
 printf 'garbage\n9 400 100\n1 0 5\n2 400\n' >>"$file"
 ok "$(is "$(auto_guests "$file" 2)" "$want")" "lines that are not timings are passed over" "$(auto_guests "$file" 2)"
@@ -109,8 +113,14 @@ else
 	skip "GUESTS unset, timings for two faster" "one host CPU usable"
 	skip "GUESTS unset, timings for one as fast" "one host CPU usable"
 fi
+# A tenth run, where a full one would time a neighbouring count again.
+file=$real
+while [ $(($(wc -l <"$real") % 10)) != 9 ]; do
+	runs 1 400 2000 1
+done
 before=$(wc -l <"$real")
 check sel T=fault-roundtrip
-ok "$([ $? = 0 ] && [ "$(wc -l <"$real")" = "$before" ]; echo $?)" "T set: the run is not timed" \
-	"$before lines before, $(wc -l <"$real") after"
+ok "$([ $? = 0 ] && [ "$(wc -l <"$real")" = "$before" ] &&
+	! grep -q 'GUESTS=.*timing' "$work/sel.out"; echo $?)" "T set: the run is not timed, and says of no timing" \
+	"$before lines before, $(wc -l <"$real") after; $(grep GUESTS "$work/sel.out")"
 exit $((failed > 0))

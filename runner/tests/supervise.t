@@ -252,7 +252,7 @@ known_case() {
 sig='uffd_copy(uffd, page_of(&a, 3), src, a.ps, 0, &out): got -12 (0xfffffffffffffff4), expected -14'
 known_case known "$sig" " # exit status 1" 0 "pass: 23 ok, 9 skipped, 1 known regression (isize-copy/shmem)"
 ok $(grep -q '^not ok 18 isize-copy/shmem # TODO known regression: the known bug$' "$work/known/latest/tap.txt"; echo $?) \
-	"known: not ok # TODO with the entry's reason"
+	"known: the result is a TODO, with the entry's reason"
 known_case known-other "uffd_copy(...): got 0, expected -14" " # exit status 1" 1 "fail: 1 of 24 not ok: isize-copy/shmem"
 known_case known-timeout "$sig" " # TIMEOUT after 2s" 1 "fail: 1 of 24 not ok: isize-copy/shmem"
 
