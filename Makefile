@@ -28,7 +28,7 @@ $(STATUS): FORCE
 	UFFD_UML_ERRFILE="$(CURDIR)/$@.err" ./runner/$(GOAL); rc=$$?; \
 	if [ $$rc = 1 ] && [ -s $@.err ]; then cat $@.err >&2; rm -f $@.err; fi; \
 	{ echo "GOAL_RC := $$rc"; \
-	  [ -s $@.err ] && printf 'GOAL_ERR := %s\n' "$$(sed 's/[$$]/$$$$/g; s/#/\\#/g' $@.err)"; true; } >$@
+	  [ -s $@.err ] && printf 'GOAL_ERR := %s\n' "$$(tr '\n' ' ' <$@.err | sed 's/ $$//; s/[$$]/$$$$/g; s/#/\\#/g')"; true; } >$@
 -include $(STATUS)
 else
 include $(STATUS)

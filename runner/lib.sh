@@ -144,6 +144,9 @@ fi
 KVER=${KVER:-7.3}
 CACHE=${UFFD_UML_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/uffd-uml}
 OUT=${OUT:-$TOP/out}
+# Kbuild takes O= relative to the tree it builds, not to here.
+case $CACHE in /*) ;; *) CACHE=$PWD/$CACHE ;; esac
+case $OUT in /*) ;; *) OUT=$PWD/$OUT ;; esac
 # A blank in these paths would be split by make and by these scripts,
 # and Kbuild refuses one in its trees ("source directory cannot contain
 # spaces or colons"): one line here rather than errors further on.
