@@ -298,16 +298,17 @@ int console_scan_verdict(const struct console_scan *s, int wait_status,
 		snprintf(verdict, len, "incomplete: %d of %d results%s%s",
 			 s->results, s->plan,
 			 s->last_test[0] ? ", last: " : "", s->last_test);
+	} else if (signaled && !s->powered_down) {
+		/* Before the failures: TAP and junit.xml still show those. */
+		snprintf(verdict, len,
+			 "crash: guest killed by signal %d (%s) before powering down",
+			 WTERMSIG(wait_status), strsignal(WTERMSIG(wait_status)));
 	} else if (s->not_ok) {
 		snprintf(verdict, len, "fail: %d of %d not ok%s%.200s%s: %s",
 			 s->not_ok, s->results,
 			 s->oom[0] ? " (guest ran out of memory: " : "",
 			 s->oom,
 			 s->oom[0] ? ")" : "", s->failed_ids);
-	} else if (signaled && !s->powered_down) {
-		snprintf(verdict, len,
-			 "crash: guest killed by signal %d (%s) before powering down",
-			 WTERMSIG(wait_status), strsignal(WTERMSIG(wait_status)));
 	} else if (code > 0 && !(code == 1 && s->known_failed)) {
 		/* 1 is the runner's "a result failed": known ones did. */
 		snprintf(verdict, len,

@@ -54,16 +54,27 @@ static void on_signal(int sig)
 	interrupted = sig;
 }
 
+#define MAX_GUESTS 8
+
+/* The process groups of the guests started so far, for die(). */
+static pid_t started[MAX_GUESTS];
+static int nr_started;
+
 /*
  * A setup error: exit status 2 and one line, which goes where runner's
  * lib.sh die() puts its own (UFFD_UML_ERRFILE, for make to print once).
+ * Guests already started (a later one failed to start) are killed: they
+ * have no parent-death signal and would run on unwatched.
  */
 static void die(const char *fmt, ...)
 {
 	const char *path = getenv("UFFD_UML_ERRFILE");
 	FILE *f = path && *path ? fopen(path, "w") : NULL;
 	va_list ap;
+	int i;
 
+	for (i = 0; i < nr_started; i++)
+		kill(-started[i], SIGKILL);
 	if (!f)
 		f = stderr;
 	fputs("uffd-uml: ", f);
@@ -428,8 +439,6 @@ static void usage(void)
 		"  -R  if the run passes, append \"guests results wall-ms\" to that file\n");
 	exit(2);
 }
-
-#define MAX_GUESTS 8
 
 /*
  * One guest of the run. With several (-j), the guests share one queue of
@@ -818,6 +827,7 @@ int main(int argc, char **argv)
 	char run[PATH_MAX], verdict[512];
 	struct guest guests[MAX_GUESTS] = { 0 };
 	struct console_scan all;
+	sigset_t stop_sigs, wait_mask;
 	FILE *vf;
 
 	run_out.nr_guests = 1;
@@ -916,12 +926,26 @@ int main(int argc, char **argv)
 		guests[i].nr = i + 1;
 		guest_start(&guests[i], argv + optind, argc - optind, physmem,
 			    uml, run, allow_warn);
+		if (guests[i].pid > 0 && nr_started < MAX_GUESTS)
+			started[nr_started++] = guests[i].pid;
 	}
 
+	/*
+	 * The stop signals are taken only inside ppoll(): one that came
+	 * between the test of interrupted and the wait would be seen at the
+	 * next console line, or at the deadline if the guest is silent. The
+	 * guests have started, so they do not inherit the mask.
+	 */
+	sigemptyset(&stop_sigs);
+	sigaddset(&stop_sigs, SIGINT);
+	sigaddset(&stop_sigs, SIGTERM);
+	sigaddset(&stop_sigs, SIGHUP);
+	sigprocmask(SIG_BLOCK, &stop_sigs, &wait_mask);
 	deadline = now_ms() + timeout_s * 1000L;
 	for (live = run_out.nr_guests; live && !interrupted;) {
 		struct pollfd p[2 * MAX_GUESTS];
 		long now = now_ms(), wait = deadline - now;
+		struct timespec ts;
 
 		if (wait <= 0) {
 			hung = true;
@@ -945,7 +969,9 @@ int main(int argc, char **argv)
 		}
 		if (!live)
 			break;
-		if (poll(p, 2 * run_out.nr_guests, wait) < 0) {
+		ts.tv_sec = wait / 1000;
+		ts.tv_nsec = wait % 1000 * 1000000L;
+		if (ppoll(p, 2 * run_out.nr_guests, &ts, &wait_mask) < 0) {
 			if (errno == EINTR)
 				continue;
 			break;
@@ -970,6 +996,7 @@ int main(int argc, char **argv)
 				boot_ms = now_ms() - start;
 		}
 	}
+	sigprocmask(SIG_SETMASK, &wait_mask, NULL);
 	console_scan_init(&all, NULL, NULL);
 	all.plan = 0;
 	all.powered_down = true;

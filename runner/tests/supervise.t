@@ -45,7 +45,7 @@ case_() {
 }
 
 echo "TAP version 13"
-echo "1..93"
+echo "1..95"
 case_ clean clean.log 0 10 0 "pass: 24 ok, 9 skipped"
 case_ fail fail.log 1 10 1 "fail: 1 of 24 not ok: copy-src-efault/shmem"
 case_ panic panic.log 134 10 1 "crash: Kernel panic - not syncing: Attempted to kill init"
@@ -99,6 +99,13 @@ exit_case abort-after-power-down clean.log 'sleep 0.2; kill -ABRT $$' 10 0 \
 grep -v '^reboot: Power down' "$LOGS/clean.log" >"$work/no-power-down.log"
 LOGS=$work exit_case killed-before-power-down no-power-down.log 'kill -SEGV $$' 10 1 \
 	"crash: guest killed by signal 11 (Segmentation fault) before powering down"
+# The same after a failed result: the crash is the verdict (the failure
+# stays in TAP and junit.xml), and junit.xml has it as the run's error.
+grep -v '^reboot: Power down' "$LOGS/fail.log" >"$work/fail-no-power-down.log"
+LOGS=$work exit_case fail-then-killed fail-no-power-down.log 'kill -SEGV $$' 10 1 \
+	"crash: guest killed by signal 11 (Segmentation fault) before powering down"
+ok $(grep -q '<error message="crash: guest killed by signal 11' "$root/latest/junit.xml"; echo $?) \
+	"fail-then-killed: junit.xml has the crash as the run's error"
 # SIGKILL from outside (an OOM killer, a user) before the power-down:
 # the host's doing, not a kernel crash.
 LOGS=$work exit_case sigkill-before-power-down no-power-down.log 'kill -KILL $$' 10 2 \
