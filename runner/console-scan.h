@@ -13,11 +13,11 @@
 /*
  * Known regressions of the kernel line under test (runner/check makes the
  * list from uml-kernel/<X.Y>/known-regressions): a scenario matching one
- * of the globs that fails as the entry says, its diagnostics since the
- * last result holding the signature and its process exiting with status
- * 1 (tap-runner's "# exit status 1", or no directive), becomes "not ok ... # TODO <reason>", which TAP does not count as a
- * failure. Any other failure of the row (a timeout, a signal, another
- * check) stays one.
+ * of the globs that fails as the entry says (its diagnostics since the
+ * last result hold the signature, and its process failed its checks:
+ * tap-runner's "# exit status 1", or no directive) becomes "not ok ...
+ * # TODO <reason>", which TAP does not count as a failure. Any other
+ * failure of the row (a timeout, a signal, another check) stays one.
  */
 struct known_regression {
 	char *glob;
