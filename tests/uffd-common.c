@@ -839,14 +839,20 @@ uint64_t kpageflags_at(const void *addr)
 	uint64_t pm = pagemap_entry(addr), flags = 0;
 	int fd;
 
-	if (!(pm & PM_PRESENT) || !(pm & PM_PFN_MASK))
+	if (!(pm & PM_PRESENT))
 		return 0;
+	/* A hidden PFN or an unreadable file would pass every "not" check. */
+	if (!(pm & PM_PFN_MASK)) {
+		diag("/proc/self/pagemap at %p: present without a PFN (no CAP_SYS_ADMIN?)",
+		     addr);
+		_exit(FAIL);
+	}
 	fd = open("/proc/kpageflags", O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return 0;
-	if (pread(fd, &flags, sizeof(flags),
-		  (pm & PM_PFN_MASK) * sizeof(flags)) != sizeof(flags))
-		flags = 0;
+	if (fd < 0 || pread(fd, &flags, sizeof(flags),
+			    (pm & PM_PFN_MASK) * sizeof(flags)) != sizeof(flags)) {
+		diag("/proc/kpageflags of %p: %s", addr, strerror(errno));
+		_exit(FAIL);
+	}
 	close(fd);
 	return flags;
 }

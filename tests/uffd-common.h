@@ -352,7 +352,10 @@ long thp_mapped_kib(const void *p);
  * into THP memory. Needs CAP_SYS_ADMIN for the PFN.
  */
 bool huge_zero_mapped(const void *addr);
-/* /proc/kpageflags of the page mapped at addr; 0 if none or unreadable. */
+/*
+ * /proc/kpageflags of the page mapped at addr, 0 if none is; a file that
+ * cannot be read fails the scenario (_exit(FAIL) with a diagnostic).
+ */
 uint64_t kpageflags_at(const void *addr);
 /* A /proc/vmstat counter, 0 where there is none. */
 unsigned long vmstat(const char *name);
