@@ -56,25 +56,21 @@ static void on_signal(int sig)
 
 #define MAX_GUESTS 8
 
-/* The process groups of the guests started so far, for die(). */
-static pid_t started[MAX_GUESTS];
-static int nr_started;
+struct guest;
+static void guests_abandon(void);
 
 /*
  * A setup error: exit status 2 and one line, which goes where runner's
  * lib.sh die() puts its own (UFFD_UML_ERRFILE, for make to print once).
- * Guests already started (a later one failed to start) are killed: they
- * have no parent-death signal and would run on unwatched.
+ * What guests were set up so far are abandoned (guests_abandon()).
  */
 static void die(const char *fmt, ...)
 {
 	const char *path = getenv("UFFD_UML_ERRFILE");
 	FILE *f = path && *path ? fopen(path, "w") : NULL;
 	va_list ap;
-	int i;
 
-	for (i = 0; i < nr_started; i++)
-		kill(-started[i], SIGKILL);
+	guests_abandon();
 	if (!f)
 		f = stderr;
 	fputs("uffd-uml: ", f);
@@ -467,6 +463,43 @@ struct guest {
 	size_t pending_len;
 };
 
+/* The guests whose uml_dir was made, for guests_abandon(). */
+static struct guest *made[MAX_GUESTS];
+static int nr_made;
+
+/* Removes g's uml_dir: its tmpfs, or what UML left in it; once. */
+static void guest_remove_dir(struct guest *g)
+{
+	if (g->own_tmpfs && !umount2(g->uml_dir, MNT_DETACH))
+		rmdir(g->uml_dir);
+	/* Empty if the guest never ran; nftw() needs fds, which may be out. */
+	else if (g->uml_dir[0] && rmdir(g->uml_dir))
+		nftw(g->uml_dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+	g->own_tmpfs = false;
+	g->uml_dir[0] = '\0';
+}
+
+/*
+ * For die(): the guests already started are killed, as they have no
+ * parent-death signal and would run on unwatched, and every uml_dir
+ * made is removed, with the guest's memory file and swap in it.
+ */
+static void guests_abandon(void)
+{
+	int i;
+
+	for (i = 0; i < nr_made; i++) {
+		if (made[i]->pid > 0) {
+			/* Its setsid() may not have run yet. */
+			kill(made[i]->pid, SIGKILL);
+			kill(-made[i]->pid, SIGKILL);
+			waitpid(made[i]->pid, NULL, 0);
+		}
+		guest_remove_dir(made[i]);
+	}
+	nr_made = 0;
+}
+
 static struct {
 	FILE *tap, *echo;
 	int nr_guests, results;
@@ -563,6 +596,7 @@ static void guest_start(struct guest *g, char **argv, int argc,
 	if (uml) {
 		make_uml_dir(g->uml_dir, sizeof(g->uml_dir),
 			     physmem ? physmem : getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+		made[nr_made++] = g;
 		g->own_tmpfs = huge_tmpfs_mount(g->uml_dir);
 		if (g->own_tmpfs)
 			physmem = g->uml_dir;
@@ -758,14 +792,17 @@ static void host_faults(struct console_scan *all, const struct guest *guests,
 static void guest_reap(struct guest *g)
 {
 	long deadline;
+	int i;
 
 	waitpid(g->pid, &g->status, 0);
 	for (deadline = now_ms() + 2000; group_alive(g->pid) && now_ms() < deadline;)
 		usleep(10000);
-	if (g->own_tmpfs && !umount2(g->uml_dir, MNT_DETACH))
-		rmdir(g->uml_dir);
-	else if (g->uml_dir[0])
-		nftw(g->uml_dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+	guest_remove_dir(g);
+	/* Reaped: its pid may be another process's from now on. */
+	for (i = 0; i < nr_made && made[i] != g; i++)
+		;
+	if (i < nr_made)
+		made[i] = made[--nr_made];
 	fclose(g->console);
 	close(g->in);
 }
@@ -926,8 +963,6 @@ int main(int argc, char **argv)
 		guests[i].nr = i + 1;
 		guest_start(&guests[i], argv + optind, argc - optind, physmem,
 			    uml, run, allow_warn);
-		if (guests[i].pid > 0 && nr_started < MAX_GUESTS)
-			started[nr_started++] = guests[i].pid;
 	}
 
 	/*

@@ -45,7 +45,7 @@ case_() {
 }
 
 echo "TAP version 13"
-echo "1..95"
+echo "1..96"
 case_ clean clean.log 0 10 0 "pass: 24 ok, 9 skipped"
 case_ fail fail.log 1 10 1 "fail: 1 of 24 not ok: copy-src-efault/shmem"
 case_ panic panic.log 134 10 1 "crash: Kernel panic - not syncing: Attempted to kill init"
@@ -301,4 +301,23 @@ else
 	skip "huge: not seen outside" "/dev/shm is not a tmpfs"
 	skip "huge: uml_dir gone" "/dev/shm is not a tmpfs"
 fi
+# A setup error after a guest was set up (here the fds run out at the
+# second guest, whichever limit that takes): exit 2, with no guest left
+# running and no uml_dir left behind.
+phys=$work/phys
+mkdir "$phys"
+gave_up= left= running=
+for lim in 8 9 10 11 12 13 14 15 16; do
+	( ulimit -n $lim; exec timeout 20 "$SUP" -q -u -j 2 -t 2 -o "$work/fds" -m "$phys" \
+		-- sh -c 'exec sleep 302' ) 2>/dev/null
+	[ $? = 2 ] || break
+	gave_up="$gave_up $lim"
+	[ -z "$(ls "$phys")" ] || left="$left $lim"
+	! pgrep -fx 'sleep 302' >/dev/null || running="$running $lim"
+	pkill -fx 'sleep 302'
+	rm -rf "${phys:?}"/*
+done
+ok $([ -n "$gave_up" ] && [ -z "$left$running" ]; echo $?) \
+	"setup error after a guest started: nothing left (fd limits$gave_up)" \
+	"uml_dir left at$left; guest running at$running"
 [ "$failed" = 0 ]
