@@ -21,8 +21,7 @@ fault() {
 	name=$1 want_rc=$2 want=$3
 	shift 3
 	res=$work/$name
-	env TMPDIR="$tmp" RESULTS="$res" UFFD_MODE=faults "$@" \
-		"$TOP/runner/check" >"$work/$name.out" 2>&1
+	run_check "$name" TMPDIR="$tmp" UFFD_MODE=faults "$@"
 	rc=$?
 	verdict=$(cat "$res/latest/verdict" 2>/dev/null)
 	ok "$(is "$rc" "$want_rc")" "$name: exit status $want_rc" "got $rc"
@@ -59,18 +58,15 @@ ok "$(is "$(only_windows "$res/latest")" 1)" "a window miss beside a real failur
 
 # T: a scenario's bare name runs all its rows; a glob that matches
 # nothing is exit 2, also next to one that does.
-env TMPDIR="$tmp" RESULTS="$work/bare" T=fault-roundtrip GUESTS=1 \
-	"$TOP/runner/check" >"$work/bare.out" 2>&1
+run_check bare TMPDIR="$tmp" T=fault-roundtrip GUESTS=1
 rc=$?
 rows=$(grep -c '^ok [0-9]* fault-roundtrip/' "$work/bare/latest/tap.txt" 2>/dev/null)
 ok "$([ "$rc" = 0 ] && [ "$rows" -ge 4 ]; echo $?)" "T=fault-roundtrip: every row of it runs" "got $rc, $rows rows"
-env TMPDIR="$tmp" RESULTS="$work/typo" T='fault-roundtrip,no-such-row' \
-	"$TOP/runner/check" >"$work/typo.out" 2>&1
+run_check typo TMPDIR="$tmp" T='fault-roundtrip,no-such-row'
 ok "$(is $? 2)" "T with one glob matching nothing: exit status 2"
 ok "$(has "$work/typo.out" 'nothing matches no-such-row')" "T with one glob matching nothing: one line naming it" "$(tail -n1 "$work/typo.out")"
 # The taint check alone: a boot and that one result.
-env TMPDIR="$tmp" RESULTS="$work/untainted" T=kernel-untainted \
-	"$TOP/runner/check" >"$work/untainted.out" 2>&1
+run_check untainted TMPDIR="$tmp" T=kernel-untainted
 rc=$?
 ok "$([ "$rc" = 0 ] && [ "$(grep -c '^ok ' "$work/untainted/latest/tap.txt")" = 1 ]; echo $?)" \
 	"T=kernel-untainted alone: one result, exit status 0" "got $rc: $(tail -n1 "$work/untainted.out")"
@@ -79,7 +75,7 @@ ok "$([ "$rc" = 0 ] && [ "$(grep -c '^ok ' "$work/untainted/latest/tap.txt")" = 
 # (a panic or a missing plan would read as the kernel's fault).
 bad() {	# bad <setting> <env...>
 	what=$1
-	env TMPDIR="$tmp" RESULTS="$work/bad" T=api "$@" "$TOP/runner/check" >"$work/bad.out" 2>&1
+	run_check bad TMPDIR="$tmp" T=api "$@"
 	rc=$?
 	ok "$([ "$rc" = 2 ] && [ "$(wc -l <"$work/bad.out")" = 1 ] &&
 		grep -q "^uffd-uml: $what" "$work/bad.out"; echo $?)" \
@@ -117,11 +113,11 @@ ok "$(has "$res/latest/tap.txt" '^ok [0-9]* pass$')" "oom: the next scenario ran
 mnt=$work/mnt
 mkdir -p "$mnt"
 if [ "$(id -u)" = 0 ] && mount -t tmpfs -o size=128m,noexec tmpfs "$mnt" 2>/dev/null; then
-	env PHYSMEM_DIR="$mnt" MEM=96M SWAP=0 T=pass UFFD_MODE=faults "$TOP/runner/check" >"$work/noexec.out" 2>&1
+	run_check noexec PHYSMEM_DIR="$mnt" MEM=96M SWAP=0 T=pass UFFD_MODE=faults
 	ok "$(is $? 2)" "physmem noexec: exit status 2"
 	ok "$(has "$work/noexec.out" 'does not allow PROT_EXEC.*set PHYSMEM_DIR')" "physmem noexec: one line naming the fix" "$(tail -n1 "$work/noexec.out")"
 	mount -o remount,exec "$mnt"
-	env PHYSMEM_DIR="$mnt" T=pass UFFD_MODE=faults "$TOP/runner/check" >"$work/small.out" 2>&1
+	run_check small PHYSMEM_DIR="$mnt" T=pass UFFD_MODE=faults
 	ok "$(is $? 2)" "physmem 128 MiB: exit status 2"
 	ok "$(has "$work/small.out" 'has 128 MiB free, UML needs MEM=256M + SWAP=32 MiB there: set PHYSMEM_DIR')" "physmem 128 MiB: one line naming the fix" "$(tail -n1 "$work/small.out")"
 	umount "$mnt"
@@ -140,7 +136,7 @@ if [ "$(id -u)" = 0 ] && echo "$maps_saved" >/proc/sys/vm/max_map_count 2>/dev/n
 	trap 'restore_maps; rm -rf "$work"' EXIT
 	echo 1000 >/proc/sys/vm/max_map_count
 	# Before booting: the pre-flight check names the limit.
-	env TMPDIR="$tmp" T=pass UFFD_MODE=faults "$TOP/runner/check" >"$work/maps-preflight.out" 2>&1
+	run_check maps-preflight TMPDIR="$tmp" T=pass UFFD_MODE=faults
 	ok "$(is $? 2)" "max_map_count 1000: pre-flight exit status 2"
 	ok "$(has "$work/maps-preflight.out" 'host: vm.max_map_count is 1000, UML needs at least')" \
 		"max_map_count 1000: one line naming vm.max_map_count" "$(tail -n1 "$work/maps-preflight.out")"
@@ -301,7 +297,7 @@ else
 fi
 # A bad KERNEL_SRC: exit 2, one line, and nothing left in the cache.
 mkdir -p "$work/not-a-kernel"
-env UFFD_UML_CACHE="$cold" KERNEL_SRC="$work/not-a-kernel" "$TOP/runner/check" >"$work/notk.out" 2>&1
+run_check notk UFFD_UML_CACHE="$cold" KERNEL_SRC="$work/not-a-kernel"
 rc=$?
 ok "$([ $rc = 2 ] && [ "$(has "$work/notk.out" 'is not a kernel tree')" = 0 ] && [ -z "$(ls -A "$cold/kernels" 2>/dev/null)" ]; echo $?)" \
 	"a KERNEL_SRC that is no kernel tree: exit 2, one line, nothing in the cache" "$(tail -n1 "$work/notk.out"); $(ls "$cold/kernels" 2>/dev/null)"
@@ -313,7 +309,7 @@ make -s -C "$work/with blank" check >"$work/blank.out" 2>&1
 rc=$?
 ok "$(test $rc = 2 && grep -q "uffd-uml: the checkout's path has a blank in it" "$work/blank.out"; echo $?)" \
 	"a checkout path with a blank: exit 2, one line" "got $rc: $(tail -n1 "$work/blank.out")"
-UFFD_UML_CACHE="$work/a cache" "$TOP/runner/check" >"$work/blank.out" 2>&1
+run_check blank UFFD_UML_CACHE="$work/a cache"
 rc=$?
 ok "$(test $rc = 2 && grep -q "uffd-uml: UFFD_UML_CACHE ('$work/a cache') or OUT" "$work/blank.out" && test ! -e "$work/a cache"; echo $?)" \
 	"a UFFD_UML_CACHE with a blank: exit 2, one line, nothing made" "got $rc: $(tail -n1 "$work/blank.out")"

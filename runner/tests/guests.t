@@ -63,11 +63,6 @@ ok "$(is "$(auto_guests "$file" 2)" "$want")" "lines that are not timings are pa
 
 # make check itself. Its timings file is found as the one a full run
 # with GUESTS=1 wrote to; it is put back as it was at the end.
-check() {	# check <name> <env...>: runner/check, results in $work/<name>
-	name=$1
-	shift
-	env RESULTS="$work/$name" "$@" "$TOP/runner/check" >"$work/$name.out" 2>&1
-}
 summary() {	# summary <name> <key>: host.<key> of that run's summary.json
 	perl -MJSON::PP -e 'local $/; print decode_json(<STDIN>)->{host}{$ARGV[0]}' "$2" \
 		<"$work/$1/latest/summary.json" 2>/dev/null
@@ -75,7 +70,7 @@ summary() {	# summary <name> <key>: host.<key> of that run's summary.json
 mark=$work/mark
 touch "$mark"
 sleep 1
-check one GUESTS=1
+run_check one GUESTS=1
 rc=$?
 real=$(find "$CACHE/guests" -type f -newer "$mark" 2>/dev/null | head -n1)
 results=$(grep -c '^\(not \)\?ok ' "$work/one/latest/tap.txt" 2>/dev/null)
@@ -101,11 +96,11 @@ seed() {	# seed <ms with 1 guest> <ms with 2>: 3 timed runs of each
 }
 if [ "$(usable_cpus)" -ge 2 ]; then
 	seed 4000 1000
-	check two
+	run_check two
 	ok "$(is "$(summary two guests)" 2)" "GUESTS unset, timings for two 4x faster: two guests" \
 		"$(summary two guests): $(summary two guests_from)"
 	seed 2000 2000
-	check same
+	run_check same
 	case $(summary same guests_from) in "auto: a guest more made a result less than 25% faster"*) v=0 ;; *) v=1 ;; esac
 	ok "$([ "$(summary same guests)" = 1 ] && [ $v = 0 ]; echo $?)" "GUESTS unset, timings for one as fast: one guest, and why" \
 		"$(summary same guests): $(summary same guests_from)"
@@ -119,7 +114,7 @@ while [ $(($(wc -l <"$real") % 10)) != 9 ]; do
 	runs 1 400 2000 1
 done
 before=$(wc -l <"$real")
-check sel T=fault-roundtrip
+run_check sel T=fault-roundtrip
 ok "$([ $? = 0 ] && [ "$(wc -l <"$real")" = "$before" ] &&
 	! grep -q 'GUESTS=.*timing' "$work/sel.out"; echo $?)" "T set: the run is not timed, and says of no timing" \
 	"$before lines before, $(wc -l <"$real") after; $(grep GUESTS "$work/sel.out")"

@@ -24,9 +24,8 @@ echo "TAP version 13"
 echo "1..$((rounds * 2))"
 
 # check <line> <round>: one check of the rows that see the headers.
-check() {
-	env KVER="$1" T=api,fault-roundtrip GUESTS=1 RESULTS="$work/$1-$2" \
-		"$TOP/runner/check" >"$work/$1-$2.out" 2>&1
+check() {	# check <X.Y> <round>
+	run_check "$1-$2" KVER="$1" T=api,fault-roundtrip GUESTS=1
 }
 r=1
 while [ $r -le $rounds ]; do

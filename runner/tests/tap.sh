@@ -23,6 +23,15 @@ skip_all() {	# skip_all <reason>: the whole file is skipped
 	exit 0
 }
 
+# run_check <name> <env...>: runner/check with those settings, its
+# results in $work/<name> and what it printed in $work/<name>.out; its
+# exit status.
+run_check() {
+	run_name=$1
+	shift
+	env RESULTS="$work/$run_name" "$@" "$TOP/runner/check" >"$work/$run_name.out" 2>&1
+}
+
 # The .t files that install what they need as root.
 apt_install() {
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@"
