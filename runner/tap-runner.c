@@ -423,16 +423,28 @@ static void result_of(const struct run *run, const char *name, int timeout_s)
 	}
 }
 
-/* Where the time goes: the slowest scenarios, printed at the end. */
+/*
+ * Where the time goes, printed at the end: the slowest scenarios, and
+ * what a typical one takes (the floor a faster host or kernel lowers).
+ */
 #define SLOWEST 5
 static struct { const char *id; long ms; } slowest[SLOWEST];
-static long scenarios_ms;
+static long scenarios_ms, run_ms[MAX_CASES];
 static int nr_run;
+
+static int cmp_long(const void *a, const void *b)
+{
+	long x = *(const long *)a, y = *(const long *)b;
+
+	return (x > y) - (x < y);
+}
 
 static void account(const char *id, long ms)
 {
 	int i, j;
 
+	if (nr_run < MAX_CASES)
+		run_ms[nr_run] = ms;
 	nr_run++;
 	scenarios_ms += ms;
 	for (i = 0; i < SLOWEST && slowest[i].id && slowest[i].ms >= ms; i++)
@@ -660,7 +672,13 @@ int main(int argc, char **argv)
 	out("# pass %d skip %d fail %d", counts[PASSED], counts[SKIPPED],
 	    counts[FAILED]);
 	if (nr_run) {
-		out("# %d scenarios in %ld ms; slowest:", nr_run, scenarios_ms);
+		int n = nr_run < MAX_CASES ? nr_run : MAX_CASES;
+
+		qsort(run_ms, n, sizeof(run_ms[0]), cmp_long);
+		out("# %d scenarios in %ld ms; each: median %ld ms, fastest tenth <= %ld ms, slowest tenth >= %ld ms",
+		    nr_run, scenarios_ms, run_ms[n / 2], run_ms[n / 10],
+		    run_ms[n - 1 - n / 10]);
+		out("# slowest:");
 		for (i = 0; i < SLOWEST && slowest[i].id; i++)
 			out("#   %ld ms %s", slowest[i].ms, slowest[i].id);
 	}
