@@ -32,7 +32,7 @@ fault() {
 }
 
 echo "TAP version 13"
-echo "1..89"
+echo "1..90"
 
 # A scenario that never returns: its timeout, and the rest still runs.
 fault timeout 1 "fail: 1 of 3 not ok: hang" T=hang,pass SCENARIO_TIMEOUT=2
@@ -295,6 +295,36 @@ else
 	skip "SIGTERM to make while a kernel is copied: the copy is under way" "no $KVER tree in the cache"
 	skip "SIGTERM to make while a kernel is copied: nothing of check left in 5 s" "no tree in the cache"
 fi
+# Ctrl-C while the kernel builds: SIGINT to the whole group, at its
+# default (perl: a shell's background job would ignore it). Nothing of
+# check may be left, and the tree's lock must be free for the next run.
+# Three sources touched and no ccache make a build of some seconds.
+line=debian-${KVER:-7.3}
+if [ -d "$CACHE/kernels/$line/tree/mm" ] && [ -x "$CACHE/kernels/$line/build/linux" ]; then
+	touch "$CACHE/kernels/$line/tree/mm/userfaultfd.c" "$CACHE/kernels/$line/tree/mm/memory.c" \
+		"$CACHE/kernels/$line/tree/mm/shmem.c" "$CACHE/kernels/$line/tree/.uffd-uml-changed"
+	CCACHE_DISABLE=1 perl -MPOSIX -e '$SIG{INT} = "DEFAULT"; POSIX::setsid(); exec @ARGV' \
+		make -s -C "$TOP" check T=api >"$work/ctrl-c.log" 2>&1 &
+	pid=$!
+	i=0
+	while [ $i -lt 300 ] && ! grep -q "building the UML kernel" "$work/ctrl-c.log"; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+	sleep 2
+	building=$(pgrep -fc "uml-kernel/build $CACHE/kernels/$line/tree")
+	kill -s INT -- "-$pid"
+	wait $pid
+	sleep 1
+	left=$(pgrep -af "uml-kernel/build|runner/check" | grep -c "$CACHE/kernels/$line\|$TOP")
+	ok "$([ "$building" -gt 0 ] && [ "$left" = 0 ] && flock -n "$CACHE/kernels/$line/.lock" true; echo $?)" \
+		"Ctrl-C while the kernel builds: nothing of check left, the tree's lock free" \
+		"$building building at the signal, $left left: $(pgrep -af 'uml-kernel/build' | head -n2 | tr '\n' ' ')"
+	pkill -f "uml-kernel/build $CACHE/kernels/$line/tree"
+else
+	skip "Ctrl-C while the kernel builds: nothing left" "no $line kernel in the cache"
+fi
+
 # A bad KERNEL_SRC: exit 2, one line, and nothing left in the cache.
 mkdir -p "$work/not-a-kernel"
 run_check notk UFFD_UML_CACHE="$cold" KERNEL_SRC="$work/not-a-kernel"
