@@ -28,8 +28,12 @@ sub_check() {
 	mkdir -p "$OUT"
 	check_errfile=$OUT/.check-err.$$
 	: >"$check_errfile"
+	# An interrupt leaves no file behind; the driver still dies of it.
+	trap 'rm -f "$check_errfile"; trap - INT; kill -s INT $$' INT
+	trap 'rm -f "$check_errfile"; trap - TERM; kill -s TERM $$' TERM
 	env "$@" UFFD_UML_ERRFILE="$check_errfile" "$TOP/runner/check"
 	check_rc=$?
+	trap - INT TERM
 	check_err=$(sed 's/^uffd-uml: //' "$check_errfile")
 	rm -f "$check_errfile"
 	return $check_rc

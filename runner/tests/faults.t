@@ -32,7 +32,7 @@ fault() {
 }
 
 echo "TAP version 13"
-echo "1..90"
+echo "1..93"
 
 # A scenario that never returns: its timeout, and the rest still runs.
 fault timeout 1 "fail: 1 of 3 not ok: hang" T=hang,pass SCENARIO_TIMEOUT=2
@@ -324,6 +324,20 @@ if [ -d "$CACHE/kernels/$line/tree/mm" ] && [ -x "$CACHE/kernels/$line/build/lin
 else
 	skip "Ctrl-C while the kernel builds: nothing left" "no $line kernel in the cache"
 fi
+
+# runner/bisect's own setup errors stop a bisection (128): git bisect run
+# takes 2 for "bad". Through a symlink, in a tree that is no kernel.
+mkdir -p "$work/bin" && ln -s "$TOP/runner/bisect" "$work/bin/bisect"
+(cd "$work" && "$work/bin/bisect") >"$work/bisect-link.out" 2>&1
+ok "$([ $? = 128 ] && grep -q 'not inside a git tree' "$work/bisect-link.out"; echo $?)" \
+	"runner/bisect through a symlink, outside a git tree: 128, one line" "$(tail -n1 "$work/bisect-link.out")"
+git init -q "$work/git-tree"
+(cd "$work/git-tree" && UFFD_UML_CACHE="$work/a cache" "$TOP/runner/bisect") >"$work/bisect-blank.out" 2>&1
+ok "$([ $? = 128 ] && grep -q 'has a blank in it' "$work/bisect-blank.out"; echo $?)" \
+	"runner/bisect with a cache path that has a blank: 128, not 2 (bad)" "$(tail -n1 "$work/bisect-blank.out")"
+(cd "$work/git-tree" && KERNEL_SRC=$work "$TOP/runner/bisect") >"$work/bisect-src.out" 2>&1
+ok "$([ $? = 128 ] && grep -q 'is not the tree being bisected' "$work/bisect-src.out"; echo $?)" \
+	"runner/bisect with KERNEL_SRC set to another tree: 128, one line" "$(tail -n1 "$work/bisect-src.out")"
 
 # A bad KERNEL_SRC: exit 2, one line, and nothing left in the cache.
 mkdir -p "$work/not-a-kernel"
