@@ -467,15 +467,19 @@ struct guest {
 static struct guest *made[MAX_GUESTS];
 static int nr_made;
 
-/* Removes g's uml_dir: its tmpfs, or what UML left in it; once. */
+/*
+ * Removes g's uml_dir: its tmpfs, or what UML left in it; once. own_tmpfs
+ * stays, for summary.json.
+ */
 static void guest_remove_dir(struct guest *g)
 {
+	if (!g->uml_dir[0])
+		return;
 	if (g->own_tmpfs && !umount2(g->uml_dir, MNT_DETACH))
 		rmdir(g->uml_dir);
 	/* Empty if the guest never ran; nftw() needs fds, which may be out. */
-	else if (g->uml_dir[0] && rmdir(g->uml_dir))
+	else if (rmdir(g->uml_dir))
 		nftw(g->uml_dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
-	g->own_tmpfs = false;
 	g->uml_dir[0] = '\0';
 }
 
