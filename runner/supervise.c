@@ -67,10 +67,12 @@ static void guests_abandon(void);
 static void die(const char *fmt, ...)
 {
 	const char *path = getenv("UFFD_UML_ERRFILE");
-	FILE *f = path && *path ? fopen(path, "w") : NULL;
 	va_list ap;
+	FILE *f;
 
+	/* First: it frees the fds the error may have been the lack of. */
 	guests_abandon();
+	f = path && *path ? fopen(path, "w") : NULL;
 	if (!f)
 		f = stderr;
 	fputs("uffd-uml: ", f);
@@ -368,6 +370,7 @@ static void make_uml_dir(char *dir, size_t len, const char *parent)
  * formats and swaps on); it holds only what the guest swaps out and goes
  * with the uml_dir.
  */
+#define SWAP_FILE "swap"
 static long swap_mib;
 
 /* -c: the vCPUs of each UML guest (its ncpus=), as many host CPUs for it */
@@ -378,7 +381,7 @@ static void add_swap(const char *uml_dir, char **av, int *n)
 	char path[PATH_MAX];
 	int fd;
 
-	snprintf(path, sizeof(path), "%s/swap", uml_dir);
+	snprintf(path, sizeof(path), "%s/" SWAP_FILE, uml_dir);
 	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (fd < 0 || ftruncate(fd, swap_mib << 20))
 		die("cannot create the guest's swap file %s: %s", path,
@@ -473,11 +476,15 @@ static int nr_made;
  */
 static void guest_remove_dir(struct guest *g)
 {
+	char swap[PATH_MAX + 8];
+
 	if (!g->uml_dir[0])
 		return;
+	/* What is there before UML runs; nftw() needs fds, which may be out. */
+	snprintf(swap, sizeof(swap), "%s/" SWAP_FILE, g->uml_dir);
+	unlink(swap);
 	if (g->own_tmpfs && !umount2(g->uml_dir, MNT_DETACH))
 		rmdir(g->uml_dir);
-	/* Empty if the guest never ran; nftw() needs fds, which may be out. */
 	else if (rmdir(g->uml_dir))
 		nftw(g->uml_dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
 	g->uml_dir[0] = '\0';
@@ -493,13 +500,23 @@ static void guests_abandon(void)
 	int i;
 
 	for (i = 0; i < nr_made; i++) {
-		if (made[i]->pid > 0) {
+		struct guest *g = made[i];
+
+		if (g->pid > 0) {
 			/* Its setsid() may not have run yet. */
-			kill(made[i]->pid, SIGKILL);
-			kill(-made[i]->pid, SIGKILL);
-			waitpid(made[i]->pid, NULL, 0);
+			kill(g->pid, SIGKILL);
+			kill(-g->pid, SIGKILL);
+			waitpid(g->pid, NULL, 0);
+			close(g->in);
+			if (g->out >= 0)
+				close(g->out);
+			if (g->pidfd >= 0)
+				close(g->pidfd);
 		}
-		guest_remove_dir(made[i]);
+		if (g->console)
+			fclose(g->console);
+		g->console = NULL;
+		guest_remove_dir(g);
 	}
 	nr_made = 0;
 }

@@ -309,14 +309,14 @@ else
 fi
 # A setup error after a guest was set up (here the fds run out at the
 # second guest, whichever limit that takes): exit 2, with no guest left
-# running and no uml_dir left behind.
+# running and no uml_dir left behind, swap file and all.
 phys=$work/phys
 mkdir "$phys"
 gave_up= left= running=
 for lim in 8 9 10 11 12 13 14 15 16; do
 	# Its one line on stderr, not in make's error file of the run
 	# that runs these tests.
-	( ulimit -n $lim; UFFD_UML_ERRFILE= exec timeout 20 "$SUP" -q -u -j 2 -t 2 -o "$work/fds" -m "$phys" \
+	( ulimit -n $lim; UFFD_UML_ERRFILE= exec timeout 20 "$SUP" -q -u -S 1 -j 2 -t 2 -o "$work/fds" -m "$phys" \
 		-- sh -c 'exec sleep 302' ) 2>/dev/null
 	[ $? = 2 ] || break
 	gave_up="$gave_up $lim"
