@@ -788,10 +788,13 @@ uint64_t pagemap_entry(const void *addr)
 	uint64_t ent = 0;
 	long ps = sysconf(_SC_PAGESIZE);
 	int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	ssize_t n = -1;
 
-	if (fd < 0 || pread(fd, &ent, sizeof(ent),
-			    (uintptr_t)addr / ps * sizeof(ent)) != sizeof(ent)) {
-		diag("/proc/self/pagemap at %p: %s", addr, strerror(errno));
+	if (fd >= 0)
+		n = pread(fd, &ent, sizeof(ent), (uintptr_t)addr / ps * sizeof(ent));
+	if (n != sizeof(ent)) {
+		diag("/proc/self/pagemap at %p: %s", addr,
+		     n < 0 ? strerror(errno) : "short read");
 		_exit(FAIL);
 	}
 	close(fd);
@@ -837,6 +840,7 @@ long thp_mapped_kib(const void *p)
 uint64_t kpageflags_at(const void *addr)
 {
 	uint64_t pm = pagemap_entry(addr), flags = 0;
+	ssize_t n = -1;
 	int fd;
 
 	if (!(pm & PM_PRESENT))
@@ -848,9 +852,12 @@ uint64_t kpageflags_at(const void *addr)
 		_exit(FAIL);
 	}
 	fd = open("/proc/kpageflags", O_RDONLY | O_CLOEXEC);
-	if (fd < 0 || pread(fd, &flags, sizeof(flags),
-			    (pm & PM_PFN_MASK) * sizeof(flags)) != sizeof(flags)) {
-		diag("/proc/kpageflags of %p: %s", addr, strerror(errno));
+	if (fd >= 0)
+		n = pread(fd, &flags, sizeof(flags),
+			  (pm & PM_PFN_MASK) * sizeof(flags));
+	if (n != sizeof(flags)) {
+		diag("/proc/kpageflags of %p: %s", addr,
+		     n < 0 ? strerror(errno) : "short read");
 		_exit(FAIL);
 	}
 	close(fd);
