@@ -783,22 +783,32 @@ int recv_fd(int sock)
 
 /* ---- inspection ----------------------------------------------------- */
 
-uint64_t pagemap_entry(const void *addr)
+/*
+ * Entry idx of a /proc file of 64-bit entries (pagemap, kpageflags), for
+ * the page at addr. One that cannot be read ends the process with FAIL
+ * and says why: an entry of 0 would pass every "not present" check.
+ */
+static uint64_t proc_entry(const char *path, uint64_t idx, const void *addr)
 {
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	uint64_t ent = 0;
-	long ps = sysconf(_SC_PAGESIZE);
-	int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
 	ssize_t n = -1;
 
 	if (fd >= 0)
-		n = pread(fd, &ent, sizeof(ent), (uintptr_t)addr / ps * sizeof(ent));
+		n = pread(fd, &ent, sizeof(ent), idx * sizeof(ent));
 	if (n != sizeof(ent)) {
-		diag("/proc/self/pagemap at %p: %s", addr,
+		diag("%s for %p: %s", path, addr,
 		     n < 0 ? strerror(errno) : "short read");
 		_exit(FAIL);
 	}
 	close(fd);
 	return ent;
+}
+
+uint64_t pagemap_entry(const void *addr)
+{
+	return proc_entry("/proc/self/pagemap",
+			  (uintptr_t)addr / sysconf(_SC_PAGESIZE), addr);
 }
 
 long smaps_kib(const void *p, const char *field)
@@ -839,29 +849,17 @@ long thp_mapped_kib(const void *p)
 
 uint64_t kpageflags_at(const void *addr)
 {
-	uint64_t pm = pagemap_entry(addr), flags = 0;
-	ssize_t n = -1;
-	int fd;
+	uint64_t pm = pagemap_entry(addr);
 
 	if (!(pm & PM_PRESENT))
 		return 0;
-	/* A hidden PFN or an unreadable file would pass every "not" check. */
+	/* A hidden PFN would pass every "not" check too. */
 	if (!(pm & PM_PFN_MASK)) {
 		diag("/proc/self/pagemap at %p: present without a PFN (no CAP_SYS_ADMIN?)",
 		     addr);
 		_exit(FAIL);
 	}
-	fd = open("/proc/kpageflags", O_RDONLY | O_CLOEXEC);
-	if (fd >= 0)
-		n = pread(fd, &flags, sizeof(flags),
-			  (pm & PM_PFN_MASK) * sizeof(flags));
-	if (n != sizeof(flags)) {
-		diag("/proc/kpageflags of %p: %s", addr,
-		     n < 0 ? strerror(errno) : "short read");
-		_exit(FAIL);
-	}
-	close(fd);
-	return flags;
+	return proc_entry("/proc/kpageflags", pm & PM_PFN_MASK, addr);
 }
 
 bool huge_zero_mapped(const void *addr)
