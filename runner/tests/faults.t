@@ -312,24 +312,25 @@ if [ -d "$CACHE/kernels/$line/tree/mm" ] && [ -x "$CACHE/kernels/$line/build/lin
 		i=$((i + 1))
 	done
 	sleep 2
+	ours="uml-kernel/build $CACHE/kernels/$line/tree|runner/check"
 	building=$(pgrep -fc "uml-kernel/build $CACHE/kernels/$line/tree")
 	kill -s INT -- "-$pid"
 	wait $pid
 	# make may end before its compilers: give them 10 s.
 	i=0
-	while [ $i -lt 100 ] && { pgrep -f "uml-kernel/build $CACHE/kernels/$line/tree|runner/check" >/dev/null ||
+	while [ $i -lt 100 ] && { pgrep -f "$ours" >/dev/null ||
 		! flock -n "$CACHE/kernels/$line/.lock" true; }; do
 		sleep 0.1
 		i=$((i + 1))
 	done
-	left=$(pgrep -fc "uml-kernel/build $CACHE/kernels/$line/tree|runner/check")
+	left=$(pgrep -fc "$ours")
 	if [ "$building" = 0 ]; then
 		skip "Ctrl-C while the kernel builds: nothing of check left, the tree's lock free" \
 			"the build was over before the signal"
 	else
 		ok "$([ "$left" = 0 ] && flock -n "$CACHE/kernels/$line/.lock" true; echo $?)" \
 			"Ctrl-C while the kernel builds: nothing of check left, the tree's lock free" \
-			"$left left: $(pgrep -af 'uml-kernel/build|runner/check' | head -n2 | tr '\n' ' ')"
+			"$left left: $(pgrep -af "$ours" | head -n2 | tr '\n' ' ')"
 	fi
 	pkill -f "uml-kernel/build $CACHE/kernels/$line/tree"
 else
